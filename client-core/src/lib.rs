@@ -1,0 +1,1 @@
+//! rkafka core client (being written).

@@ -1,0 +1,1 @@
+//! Test harness: starts and stops real broker peers for integration tests.
