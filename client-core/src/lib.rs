@@ -1,1 +1,14 @@
-//! rkafka core client (being written).
+//! rkafka's core client: broker connections, TLS, SASL and version
+//! negotiation.
+//!
+//! Each broker connection is owned by a reader task and a writer task; callers
+//! hold cheap, cloneable handles and talk to the tasks through channels. See
+//! [`conn`] for the design.
+
+pub mod backoff;
+pub mod conn;
+pub mod error;
+pub mod net;
+pub mod sasl;
+
+pub use error::{Error, Result, SaslError};

@@ -1,0 +1,4 @@
+//! Byte streams to brokers: TCP and TLS.
+
+pub mod tls;
+pub mod transport;
