@@ -8,5 +8,7 @@
 mod handle;
 mod inflight;
 mod io;
+pub mod versions;
 
 pub use self::handle::{ConnOptions, RawConnection};
+pub use self::versions::ApiVersions;
