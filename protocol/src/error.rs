@@ -155,7 +155,10 @@ impl fmt::Display for EncodeError {
             ),
             Self::TooLong { what, length } => write!(f, "{what} of length {length} is too long"),
             Self::DuplicateTag { message, tag } => {
-                write!(f, "{message} has an unknown tagged field with known tag {tag}")
+                write!(
+                    f,
+                    "{message} has an unknown tagged field with known tag {tag}"
+                )
             }
         }
     }

@@ -6,17 +6,14 @@
 
 mod array;
 mod bytes;
+pub mod codec;
 mod fixed;
 mod string;
 mod tagged;
 mod uuid;
 pub mod varint;
 
-pub use self::string::read_classic_nullable_string;
-pub use self::tagged::{
-    read_tag_count, read_tagged_header, read_tagged_value, tagged_size, unknown_tags_size,
-    write_tagged, write_unknown_tags_before, RawTaggedField,
-};
+pub use self::tagged::RawTaggedField;
 
 use ::bytes::{Bytes, BytesMut};
 

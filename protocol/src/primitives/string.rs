@@ -86,13 +86,6 @@ impl Wire for Option<String> {
     }
 }
 
-/// Reads a classic (non-compact) nullable string whatever the message's
-/// flexibility: the request header's client id is written this way in every
-/// header version.
-pub fn read_classic_nullable_string(buf: &mut Bytes) -> Result<Option<String>, DecodeError> {
-    read_str(buf, false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,13 +98,19 @@ mod tests {
             Some(String::new()).write(&mut b, 0, flexible).unwrap();
             let mut r = b.freeze();
             assert_eq!(Option::<String>::read(&mut r, 0, flexible).unwrap(), None);
-            assert_eq!(Option::<String>::read(&mut r, 0, flexible).unwrap(), Some(String::new()));
+            assert_eq!(
+                Option::<String>::read(&mut r, 0, flexible).unwrap(),
+                Some(String::new())
+            );
         }
     }
 
     #[test]
     fn length_beyond_input_is_an_error() {
         let mut r = Bytes::from_static(&[0x7f, 0xff, b'a']);
-        assert!(matches!(String::read(&mut r, 0, false), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            String::read(&mut r, 0, false),
+            Err(DecodeError::InvalidLength { .. })
+        ));
     }
 }

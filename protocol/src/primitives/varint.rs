@@ -146,7 +146,20 @@ mod tests {
 
     #[test]
     fn round_trips_and_sizes() {
-        for v in [0i64, 1, -1, 63, -64, 64, 300, -300, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            300,
+            -300,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut b = Vec::new();
             put_varlong(&mut b, v);
             assert_eq!(b.len(), varlong_size(v));
@@ -169,8 +182,17 @@ mod tests {
     #[test]
     fn rejects_overlong_and_truncated() {
         assert_eq!(decode_uvarint(&[0xff; 6]), Err(DecodeError::VarintTooLong));
-        assert_eq!(decode_uvarlong(&[0xff; 11]), Err(DecodeError::VarintTooLong));
-        assert!(matches!(decode_uvarint(&[0x80]), Err(DecodeError::Truncated { .. })));
-        assert!(matches!(decode_uvarint(&[]), Err(DecodeError::Truncated { .. })));
+        assert_eq!(
+            decode_uvarlong(&[0xff; 11]),
+            Err(DecodeError::VarintTooLong)
+        );
+        assert!(matches!(
+            decode_uvarint(&[0x80]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        assert!(matches!(
+            decode_uvarint(&[]),
+            Err(DecodeError::Truncated { .. })
+        ));
     }
 }
