@@ -137,14 +137,17 @@ fn header_versions_follow_flexibility() {
     assert_eq!(<FetchRequest as Request>::API_KEY, ApiKey::Fetch);
 }
 
+// The flags are constants, so they are checked at compile time.
+const _: () = assert!(<InitProducerIdRequest as Request>::LATEST_VERSION_UNSTABLE);
+const _: () = assert!(!<FetchRequest as Request>::LATEST_VERSION_UNSTABLE);
+
 #[test]
-fn unstable_latest_versions_are_marked() {
-    assert!(<InitProducerIdRequest as Request>::LATEST_VERSION_UNSTABLE);
+fn unstable_latest_versions_are_skipped_by_stable_versions() {
     assert_eq!(
         InitProducerIdRequest::stable_versions().max,
         InitProducerIdRequest::VERSIONS.max - 1
     );
-    assert!(!<FetchRequest as Request>::LATEST_VERSION_UNSTABLE);
+    assert_eq!(FetchRequest::stable_versions(), FetchRequest::VERSIONS);
 }
 
 #[test]
