@@ -6,6 +6,7 @@
 //! [`conn`] for the design.
 
 pub mod backoff;
+pub mod broker;
 pub mod config;
 pub mod conn;
 pub mod error;

@@ -45,6 +45,25 @@ pub struct RawConnection {
     inner: Arc<Inner>,
 }
 
+/// A [`RawConnection`] reference that lets the connection close when every
+/// strong handle is gone (for background tasks such as re-authentication).
+#[derive(Clone, Debug)]
+pub(crate) struct WeakRawConnection {
+    inner: std::sync::Weak<Inner>,
+    token: tokio_util::sync::CancellationToken,
+}
+
+impl WeakRawConnection {
+    pub(crate) fn upgrade(&self) -> Option<RawConnection> {
+        self.inner.upgrade().map(|inner| RawConnection { inner })
+    }
+
+    /// Resolves when the connection dies.
+    pub(crate) async fn closed(&self) {
+        self.token.cancelled().await
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     commands: mpsc::Sender<Command>,
@@ -161,20 +180,37 @@ impl RawConnection {
             })?
     }
 
-    /// Like [`Self::send_frame`] but without taking an in-flight slot: for
-    /// the re-authentication exchange, which runs while its caller holds
-    /// every slot.
-    pub(crate) async fn send_frame_unslotted(
+    /// Like [`Self::send_frame`]; `slotted == false` skips taking an
+    /// in-flight slot, for the re-authentication exchange, which runs while
+    /// its caller holds every slot (see [`Self::exclusive`]).
+    pub(crate) async fn send_frame_with(
         &self,
         frame: BytesMut,
         timeout: Duration,
+        slotted: bool,
     ) -> Result<Bytes, Error> {
+        if slotted {
+            return self.send_frame(frame, true, timeout).await;
+        }
         tokio::time::timeout(timeout, self.send_inner(frame, true, false))
             .await
             .map_err(|_| Error::Timeout {
                 what: format!("re-authentication with broker {}", self.broker()),
                 after: timeout,
             })?
+    }
+
+    /// Fails the connection with `e`: every waiter gets it.
+    pub(crate) fn poison(&self, e: Error) {
+        self.inner.shared.poison(e);
+    }
+
+    /// A handle that does not keep the connection open.
+    pub(crate) fn downgrade(&self) -> WeakRawConnection {
+        WeakRawConnection {
+            inner: Arc::downgrade(&self.inner),
+            token: self.inner.shared.token.clone(),
+        }
     }
 
     /// Takes every in-flight slot: resolves once no request is in flight and

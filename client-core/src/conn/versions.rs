@@ -7,8 +7,6 @@ use rkafka_protocol::VersionRange;
 
 use crate::error::Error;
 
-/// Kafka's UNSUPPORTED_VERSION error code.
-pub(crate) const UNSUPPORTED_VERSION: i16 = 35;
 /// The ApiVersions API key.
 pub(crate) const API_VERSIONS_KEY: i16 = 18;
 
