@@ -1,0 +1,278 @@
+//! Negotiation and SASL against `tests/sasl_server/server.py`, a Python
+//! Kafka-protocol endpoint whose SCRAM side is the independent `scramp`
+//! library (requirements.txt next to it).
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rkafka_client_core::broker::{connect_broker, Broker, ConnPurpose};
+use rkafka_client_core::config::{ConnectionConfig, SecurityProtocol};
+use rkafka_client_core::sasl::{OAuthToken, SaslConfig, ScramHash, Secret};
+use rkafka_client_core::{Error, SaslError};
+use rkafka_protocol::messages::{MetadataRequest, MetadataResponse};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The Python SASL endpoint; stops when dropped.
+struct SaslServer {
+    _child: Child,
+    addr: String,
+}
+
+fn python() -> String {
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+    if std::path::Path::new(venv).exists() {
+        venv.into()
+    } else {
+        "python3".into()
+    }
+}
+
+impl SaslServer {
+    async fn start(extra: &[&str]) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sasl_server/server.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .args(["--user", "alice:alice-secret", "--user", "bob:b=b,pw"])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 must be installed to run the SASL tests");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("SASL server did not start in 20s")
+            .unwrap()
+            .unwrap_or_else(|| {
+                panic!(
+                    "SASL server exited; install its requirements: pip install -r \
+                     client-core/tests/sasl_server/requirements.txt"
+                )
+            });
+        let port = line
+            .strip_prefix("LISTENING ")
+            .expect("unexpected server output");
+        Self {
+            _child: child,
+            addr: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+fn cfg(sasl: Option<SaslConfig>) -> Arc<ConnectionConfig> {
+    let proto = if sasl.is_some() {
+        SecurityProtocol::SaslPlaintext
+    } else {
+        SecurityProtocol::Plaintext
+    };
+    Arc::new(
+        ConnectionConfig::builder()
+            .security_protocol(proto)
+            .maybe_sasl(sasl)
+            .request_timeout(Duration::from_secs(5))
+            .build(),
+    )
+}
+
+async fn metadata(conn: &rkafka_client_core::conn::BrokerConnection) -> MetadataResponse {
+    conn.send(MetadataRequest::default()).await.unwrap()
+}
+
+#[tokio::test]
+async fn api_versions_falls_back_to_the_version_the_broker_lists() {
+    let srv = SaslServer::start(&[]).await;
+    // We ask with v4; the endpoint knows 0-3 and answers v0-shaped
+    // UNSUPPORTED_VERSION listing ApiVersions 0-3: we must retry at 3.
+    let conn = connect_broker(
+        &srv.addr,
+        cfg(Some(SaslConfig::plain("alice", "alice-secret"))),
+    )
+    .await
+    .unwrap();
+    let r = conn.api_versions().broker_range(18).unwrap();
+    assert_eq!((r.min, r.max), (0, 3));
+    assert_eq!(conn.version_for::<MetadataRequest>().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn api_versions_falls_back_to_v0_when_nothing_is_listed() {
+    let srv = SaslServer::start(&["--unsupported-lists-none"]).await;
+    let conn = connect_broker(
+        &srv.addr,
+        cfg(Some(SaslConfig::plain("alice", "alice-secret"))),
+    )
+    .await
+    .unwrap();
+    // The v0 answer lists everything, including ApiVersions 0-3.
+    assert_eq!(conn.api_versions().broker_range(18).unwrap().max, 3);
+    assert_eq!(metadata(&conn).await.controller_id, 1);
+}
+
+#[tokio::test]
+async fn missing_api_is_a_typed_error() {
+    let srv = SaslServer::start(&[]).await;
+    let conn = connect_broker(
+        &srv.addr,
+        cfg(Some(SaslConfig::plain("alice", "alice-secret"))),
+    )
+    .await
+    .unwrap();
+    let e = conn
+        .send(rkafka_protocol::messages::FindCoordinatorRequest::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::UnsupportedVersion {
+                api: "FindCoordinator",
+                theirs: None,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+async fn login_ok(sasl: SaslConfig) {
+    let srv = SaslServer::start(&[]).await;
+    let conn = connect_broker(&srv.addr, cfg(Some(sasl))).await.unwrap();
+    // The endpoint answers Metadata only on an authenticated connection, and
+    // reports in controller_id how many logins this connection made.
+    assert_eq!(metadata(&conn).await.controller_id, 1);
+}
+
+async fn login_fails(sasl: SaslConfig) -> SaslError {
+    let srv = SaslServer::start(&[]).await;
+    let start = Instant::now();
+    let e = connect_broker(&srv.addr, cfg(Some(sasl)))
+        .await
+        .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "auth failure took {:?}",
+        start.elapsed()
+    );
+    assert!(!e.is_retriable());
+    match e {
+        Error::Sasl(e) => e,
+        other => panic!("expected a SASL error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plain_login() {
+    login_ok(SaslConfig::plain("alice", "alice-secret")).await;
+}
+
+#[tokio::test]
+async fn scram_sha256_login() {
+    login_ok(SaslConfig::scram(
+        ScramHash::Sha256,
+        "alice",
+        "alice-secret",
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn scram_sha512_login_with_escaped_name_chars_in_password() {
+    login_ok(SaslConfig::scram(ScramHash::Sha512, "bob", "b=b,pw")).await;
+}
+
+#[tokio::test]
+async fn oauthbearer_static_token() {
+    let token = OAuthToken {
+        token: Secret::new("good-token"),
+        extensions: [("traceId".to_string(), "abc".to_string())].into(),
+    };
+    login_ok(SaslConfig::oauth_static(token)).await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_fail_with_the_brokers_message() {
+    for sasl in [
+        SaslConfig::plain("alice", "wrong"),
+        SaslConfig::scram(ScramHash::Sha256, "alice", "wrong"),
+        SaslConfig::scram(ScramHash::Sha512, "alice", "wrong"),
+        SaslConfig::scram(ScramHash::Sha256, "nobody", "x"),
+    ] {
+        let mech = sasl.mechanism();
+        match login_fails(sasl).await {
+            SaslError::AuthenticationFailed { mechanism, message } => {
+                assert_eq!(mechanism, mech);
+                let m = message.unwrap();
+                assert!(m.contains("invalid credentials"), "{m}");
+                assert!(!m.contains("wrong"), "secret leaked into the error: {m}");
+            }
+            e => panic!("{mech}: {e:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_oauth_token_fails_after_the_error_challenge() {
+    let provider = || -> rkafka_client_core::sasl::TokenFuture {
+        Box::pin(async {
+            Ok(OAuthToken {
+                token: Secret::new("expired-token"),
+                ..Default::default()
+            })
+        })
+    };
+    match login_fails(SaslConfig::oauth_provider(provider)).await {
+        SaslError::AuthenticationFailed { mechanism, .. } => assert_eq!(mechanism, "OAUTHBEARER"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reauthenticates_before_the_session_expires() {
+    // A 600 ms session: without re-authentication the endpoint closes the
+    // connection on the first request after expiry.
+    let srv = SaslServer::start(&["--session-lifetime-ms", "600"]).await;
+    let conn = connect_broker(
+        &srv.addr,
+        cfg(Some(SaslConfig::scram(
+            ScramHash::Sha256,
+            "alice",
+            "alice-secret",
+        ))),
+    )
+    .await
+    .unwrap();
+    let mut last = 0;
+    let deadline = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < deadline {
+        last = metadata(&conn).await.controller_id;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        last >= 3,
+        "only {last} authentications in 2.5 s of a 600 ms session"
+    );
+    assert!(!conn.is_closed());
+}
+
+#[tokio::test]
+async fn broker_handle_reconnects_after_the_connection_dies() {
+    let srv = SaslServer::start(&["--session-lifetime-ms", "0"]).await;
+    let broker = Broker::new(
+        srv.addr.clone(),
+        ConnPurpose::Admin,
+        cfg(Some(SaslConfig::plain("alice", "alice-secret"))),
+    );
+    let first = broker.connection().await.unwrap();
+    assert_eq!(metadata(&first).await.controller_id, 1);
+    first.raw().close();
+    let resp = broker.send(MetadataRequest::default()).await.unwrap();
+    assert_eq!(
+        resp.controller_id, 1,
+        "a fresh connection authenticates once"
+    );
+    let second = broker.connection().await.unwrap();
+    assert!(!second.is_closed());
+}
