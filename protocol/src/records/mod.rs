@@ -1,1 +1,42 @@
-//! Record batches (being written).
+//! The record batch v2 codec (Kafka's `DefaultRecordBatch`), with gzip,
+//! snappy, lz4 and zstd compression.
+//!
+//! - Decoding: [`RecordBatch::decode`] reads one batch; [`FetchBatches`] walks
+//!   the `records` bytes of a fetch response, yielding complete batches and
+//!   reporting a cut-off trailing batch as [`Incomplete`]. Decoding is
+//!   zero-copy: keys, values and header values are [`bytes::Bytes`] slices of
+//!   the input (or of the one decompressed buffer of a compressed batch), and
+//!   the batch header is held once, records carrying only deltas.
+//! - Encoding: [`RecordBatchBuilder`] appends records one at a time, knowing
+//!   the exact encoded size at each step, and fills in length and CRC at the
+//!   end. [`ControlRecord::encode_batch`] writes transaction markers.
+//! - Safety: every decoder returns [`RecordsError`] on bad input instead of
+//!   panicking, checks lengths and counts against the bytes present before
+//!   allocating by them, and bounds decompressed output
+//!   ([`DecodeOptions::max_decompressed_size`]).
+//!
+//! Only magic 2 is read: v0/v1 message sets give
+//! [`RecordsError::UnsupportedMagic`]. Brokers since 0.11 store v2, and only
+//! send older formats to clients fetching with versions below 4.
+
+mod batch;
+mod builder;
+mod compression;
+mod control;
+mod crc;
+mod error;
+mod fetch;
+mod header;
+mod record;
+
+pub use batch::{
+    BatchHeader, DecodeOptions, RecordBatch, TimestampType, BATCH_HEADER_SIZE,
+    DEFAULT_MAX_DECOMPRESSED_SIZE, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2,
+};
+pub use builder::RecordBatchBuilder;
+pub use compression::Compression;
+pub use control::ControlRecord;
+pub use error::RecordsError;
+pub use fetch::{FetchBatches, Incomplete};
+pub use header::Header;
+pub use record::{NewRecord, Record};
