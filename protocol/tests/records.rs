@@ -26,8 +26,22 @@ struct Flat {
 }
 
 fn flatten(batch: &RecordBatch) -> Vec<Flat> {
-    batch
-        .records
+    let flat: Vec<Flat> = batch
+        .records()
+        .map(|r| Flat {
+            offset: r.offset(),
+            timestamp: r.timestamp(),
+            key: r.key().map(<[u8]>::to_vec),
+            value: r.value().map(<[u8]>::to_vec),
+            headers: r
+                .headers()
+                .map(|h| (h.key().to_vec(), h.value().map(<[u8]>::to_vec)))
+                .collect(),
+        })
+        .collect();
+    // The owned form must say the same.
+    let owned: Vec<Flat> = batch
+        .to_records()
         .iter()
         .map(|r| Flat {
             offset: batch.offset_of(r),
@@ -40,7 +54,10 @@ fn flatten(batch: &RecordBatch) -> Vec<Flat> {
                 .map(|h| (h.key.to_vec(), h.value.as_ref().map(|v| v.to_vec())))
                 .collect(),
         })
-        .collect()
+        .collect();
+    assert!(flat == owned);
+    assert_eq!(batch.len(), flat.len());
+    flat
 }
 
 /// A varied set of records: null and empty keys and values, headers with null
@@ -159,7 +176,7 @@ fn single_record_and_empty_batches() {
                 .finish()
                 .unwrap(),
         );
-        assert!(empty.records.is_empty());
+        assert!(empty.is_empty() && empty.records().next().is_none());
         assert_eq!(empty.header.last_offset_delta, -1);
     }
 }
@@ -193,7 +210,7 @@ fn headers_are_zero_copy_slices_of_the_input() {
     let bytes = build(&records, RecordBatchBuilder::new());
     let batch = decode_one(&bytes);
     let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
-    for r in &batch.records {
+    for r in &batch.to_records() {
         for b in [&r.key, &r.value].into_iter().flatten() {
             if !b.is_empty() {
                 assert!(range.contains(&(b.as_ptr() as usize)));
@@ -217,8 +234,8 @@ fn log_append_time_reports_the_max_timestamp() {
     );
     let batch = decode_one(&bytes);
     assert_eq!(batch.header.timestamp_type(), TimestampType::LogAppendTime);
-    for r in &batch.records {
-        assert_eq!(batch.timestamp_of(r), batch.header.max_timestamp);
+    for r in batch.records() {
+        assert_eq!(r.timestamp(), batch.header.max_timestamp);
     }
 }
 
@@ -444,9 +461,11 @@ fn decodes_a_snappy_batch_written_by_the_java_client() {
     // The records section of a real Kafka batch: xerial header, one block.
     let section = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x0f\x0d\x30\x18\x00\x00\x00\x01\x0csdfdsf\x00";
     let batch = decode_one(&raw_batch(Compression::Snappy, 1, 0, section));
-    assert_eq!(batch.records.len(), 1);
-    assert_eq!(batch.records[0].key, None);
-    assert_eq!(batch.records[0].value.as_deref(), Some(&b"sdfdsf"[..]));
+    assert_eq!(batch.len(), 1);
+    let r = batch.get(0).unwrap();
+    assert_eq!(r.key(), None);
+    assert_eq!(r.value(), Some(&b"sdfdsf"[..]));
+    assert_eq!(r.value_bytes().as_deref(), Some(&b"sdfdsf"[..]));
 }
 
 #[test]

@@ -23,7 +23,8 @@ use bytes::{Buf, Bytes};
 use super::compression::{decompress, Compression};
 use super::crc::batch_crc;
 use super::error::RecordsError;
-use super::record::{decode_records, Record, MIN_RECORD_SIZE};
+use super::record::{decode_records, Entry, HeaderEntry, Record, MIN_RECORD_SIZE};
+use super::view::{RecordRef, Records};
 
 /// Size of the batch header, up to and including the record count.
 pub const BATCH_HEADER_SIZE: usize = 61;
@@ -62,8 +63,9 @@ pub struct DecodeOptions {
     /// The most bytes one batch's records may decompress to (default
     /// [`DEFAULT_MAX_DECOMPRESSED_SIZE`]); beyond it decoding fails with
     /// [`RecordsError::DecompressedTooLarge`]. Note that decoded records take
-    /// more memory than their bytes: up to about 15x for tiny records, since
-    /// each [`Record`] is about 100 bytes and the smallest encoding is 7.
+    /// more memory than their bytes: up to about 6x for tiny records, since
+    /// each record takes a 40-byte entry and the smallest encoding is 7. Values
+    /// above `i32::MAX` act as `i32::MAX`.
     pub max_decompressed_size: usize,
 }
 
@@ -225,14 +227,19 @@ impl BatchHeader {
     }
 }
 
-/// A decoded batch: its header once, and its records with deltas.
+/// A decoded batch: its header once, the record bytes (a slice of the input,
+/// or the decompressed buffer), and a compact index of the records in them.
+///
+/// Records are read through [`RecordBatch::records`] as [`RecordRef`]s, which
+/// give keys, values and headers as `&[u8]` or as `Bytes` slices of the
+/// buffer, and compute absolute offsets and timestamps from the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordBatch {
     /// The header fields.
     pub header: BatchHeader,
-    /// The records, in order. Keys, values and header values are slices of
-    /// the input (or of the decompressed buffer, which all of them share).
-    pub records: Vec<Record>,
+    pub(crate) data: Bytes,
+    entries: Vec<Entry>,
+    pub(crate) headers: Vec<HeaderEntry>,
 }
 
 impl RecordBatch {
@@ -261,7 +268,9 @@ impl RecordBatch {
             codec => Bytes::from(decompress(
                 codec,
                 &input[BATCH_HEADER_SIZE..total],
-                options.max_decompressed_size,
+                // Spans into the records are u32, and no Kafka batch holds
+                // more than i32::MAX bytes anyway.
+                options.max_decompressed_size.min(i32::MAX as usize),
             )?),
         };
         let count = header.record_count as usize;
@@ -271,12 +280,53 @@ impl RecordBatch {
                 available: data.len(),
             });
         }
-        let records = decode_records(&data, count)?;
+        let (entries, headers) = decode_records(&data, count)?;
         input.advance(total);
-        Ok(Self { header, records })
+        Ok(Self {
+            header,
+            data,
+            entries,
+            headers,
+        })
     }
 
-    /// Absolute offset of `record`, which must belong to this batch.
+    /// Number of records.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch holds no records.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The records, in order.
+    #[inline]
+    pub fn records(&self) -> Records<'_> {
+        Records::new(self, &self.entries)
+    }
+
+    /// The record at `index`.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<RecordRef<'_>> {
+        self.entries.get(index).map(|e| RecordRef::new(self, e))
+    }
+
+    /// The records as owned values sharing the batch buffer.
+    pub fn to_records(&self) -> Vec<Record> {
+        self.records().map(|r| r.to_record()).collect()
+    }
+
+    /// The record bytes the records point into (decompressed when the batch
+    /// was compressed).
+    #[inline]
+    pub fn record_bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Absolute offset of an owned `record` taken from this batch.
     #[inline]
     pub fn offset_of(&self, record: &Record) -> i64 {
         self.header
@@ -284,9 +334,8 @@ impl RecordBatch {
             .wrapping_add(i64::from(record.offset_delta))
     }
 
-    /// Timestamp of `record`: the log append time for
-    /// [`TimestampType::LogAppendTime`] batches (as the Java client reports
-    /// it), else the base timestamp plus the record's delta.
+    /// Timestamp of an owned `record` taken from this batch; see
+    /// [`RecordRef::timestamp`].
     #[inline]
     pub fn timestamp_of(&self, record: &Record) -> i64 {
         match self.header.timestamp_type() {

@@ -159,12 +159,20 @@ impl ControlRecord {
 }
 
 impl RecordBatch {
+    fn parse_control(
+        key: Option<&[u8]>,
+        value: Option<Bytes>,
+    ) -> Result<ControlRecord, RecordsError> {
+        ControlRecord::parse(key, value.as_ref())
+    }
+
     /// For a control batch, its control record (Kafka writes exactly one per
     /// batch); `None` for a data batch or an empty control batch.
     pub fn control_record(&self) -> Option<Result<ControlRecord, RecordsError>> {
         if !self.header.is_control() {
             return None;
         }
-        self.records.first().map(ControlRecord::from_record)
+        self.get(0)
+            .map(|r| Self::parse_control(r.key(), r.value_bytes()))
     }
 }

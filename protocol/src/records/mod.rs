@@ -4,9 +4,10 @@
 //! - Decoding: [`RecordBatch::decode`] reads one batch; [`FetchBatches`] walks
 //!   the `records` bytes of a fetch response, yielding complete batches and
 //!   reporting a cut-off trailing batch as [`Incomplete`]. Decoding is
-//!   zero-copy: keys, values and header values are [`bytes::Bytes`] slices of
-//!   the input (or of the one decompressed buffer of a compressed batch), and
-//!   the batch header is held once, records carrying only deltas.
+//!   zero-copy: a batch keeps the input (or its one decompressed buffer) and a
+//!   40-byte entry per record; [`RecordRef`] reads keys, values and header
+//!   values as `&[u8]`, or as [`bytes::Bytes`] slices of that buffer on demand.
+//!   The batch header is held once; offsets and timestamps are computed from it.
 //! - Encoding: [`RecordBatchBuilder`] appends records one at a time, knowing
 //!   the exact encoded size at each step, and fills in length and CRC at the
 //!   end. [`ControlRecord::encode_batch`] writes transaction markers.
@@ -28,6 +29,7 @@ mod error;
 mod fetch;
 mod header;
 mod record;
+mod view;
 
 pub use batch::{
     BatchHeader, DecodeOptions, RecordBatch, TimestampType, BATCH_HEADER_SIZE,
@@ -40,3 +42,4 @@ pub use error::RecordsError;
 pub use fetch::{FetchBatches, Incomplete};
 pub use header::Header;
 pub use record::{NewRecord, Record};
+pub use view::{HeaderRef, Headers, RecordRef, Records};

@@ -7,17 +7,18 @@
 //! ```
 //!
 //! Decoding is the hot path of a consumer, so it indexes into one `&[u8]` with
-//! explicit bounds checks, takes the one-byte varint case inline, and turns
-//! each key, value and header value into a `Bytes` slice of the input once
-//! (a reference-count increment, never a copy).
+//! explicit bounds checks, takes the one-byte varint case inline, and stores
+//! each record as a small fixed-size entry of deltas and spans. Turning a span
+//! into a `Bytes` slice costs an atomic reference-count increment (and another
+//! on drop); doing that for every key and value during decode would take more
+//! time than the parsing itself, so it happens only when a caller asks
+//! ([`super::RecordRef::key_bytes`]) and never involves a copy.
 
 use bytes::Bytes;
 
 use super::error::RecordsError;
 use super::header::Header;
-use crate::primitives::varint::{
-    decode_varint, decode_varlong, put_varint, put_varlong, varint_size, varlong_size,
-};
+use crate::primitives::varint::{decode_varint, decode_varlong, varint_size, varlong_size};
 
 /// The fewest bytes a record can take: a one-byte length, then attributes,
 /// timestamp delta, offset delta, key length, value length and header count
@@ -25,10 +26,11 @@ use crate::primitives::varint::{
 /// before anything is allocated by them.
 pub(crate) const MIN_RECORD_SIZE: usize = 7;
 
-/// A decoded record. Offsets and timestamps are deltas from the batch's base
-/// values, which live once in [`super::BatchHeader`];
-/// [`super::RecordBatch::offset_of`] and [`super::RecordBatch::timestamp_of`]
-/// turn them into absolute values.
+/// An owned record: [`super::RecordRef::to_record`] makes one whose key,
+/// value and header values are `Bytes` slices of the batch's buffer.
+/// Offsets and timestamps are deltas from the batch's base values, which live
+/// once in [`super::BatchHeader`]; [`super::RecordBatch::offset_of`] and
+/// [`super::RecordBatch::timestamp_of`] turn them into absolute values.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Record {
     /// Record attributes: unused by Kafka so far, kept for fidelity.
@@ -48,6 +50,61 @@ pub struct Record {
 /// Why a record failed to decode; mapped to [`RecordsError::InvalidRecord`]
 /// with the record's index by the caller, which keeps the hot loop small.
 type Reason = &'static str;
+
+/// Where a nullable field lies in the batch's record bytes: `len` is -1 for null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) len: i32,
+}
+
+impl Span {
+    const NULL: Span = Span { start: 0, len: -1 };
+
+    /// The bytes of the span, `None` for null.
+    #[inline(always)]
+    pub(crate) fn get(self, data: &[u8]) -> Option<&[u8]> {
+        if self.len < 0 {
+            None
+        } else {
+            let start = self.start as usize;
+            data.get(start..start + self.len as usize)
+        }
+    }
+
+    /// The span as a `Bytes` slice of `data`, `None` for null.
+    #[inline]
+    pub(crate) fn slice(self, data: &Bytes) -> Option<Bytes> {
+        if self.len < 0 {
+            None
+        } else {
+            let start = self.start as usize;
+            Some(data.slice(start..start + self.len as usize))
+        }
+    }
+}
+
+/// One decoded record, as the batch stores it: 40 bytes of deltas and spans
+/// into the record bytes, with no reference counting and no allocation. Keys
+/// and values become `Bytes` only when asked for ([`super::RecordRef`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) timestamp_delta: i64,
+    pub(crate) offset_delta: i32,
+    pub(crate) key: Span,
+    pub(crate) value: Span,
+    /// Index of the record's first header in the batch's header list.
+    pub(crate) headers_start: u32,
+    pub(crate) headers_len: u32,
+    pub(crate) attributes: i8,
+}
+
+/// One decoded header: spans into the record bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderEntry {
+    pub(crate) key: Span,
+    pub(crate) value: Span,
+}
 
 /// Reads a zig-zag varint at `*pos`, never past `end`.
 #[inline(always)]
@@ -81,33 +138,38 @@ fn varlong(s: &[u8], pos: &mut usize, end: usize) -> Result<i64, Reason> {
     Ok(v)
 }
 
-/// Reads a length-prefixed, nullable byte field as a slice of `data`.
+/// Reads a length-prefixed field (-1 for null when `nullable`) as a span.
 #[inline(always)]
-fn nullable_bytes(
-    data: &Bytes,
+fn span(
     s: &[u8],
     pos: &mut usize,
     end: usize,
+    nullable: bool,
     what: Reason,
-) -> Result<Option<Bytes>, Reason> {
+) -> Result<Span, Reason> {
     let len = varint(s, pos, end)?;
     if len < 0 {
-        return if len == -1 { Ok(None) } else { Err(what) };
+        return if len == -1 && nullable {
+            Ok(Span::NULL)
+        } else {
+            Err(what)
+        };
     }
-    let len = len as usize;
-    if len > end - *pos {
+    if len as usize > end - *pos {
         return Err(what);
     }
-    let start = *pos;
-    *pos += len;
-    // `Bytes::slice` of an empty range returns a static empty `Bytes` with no
-    // reference-count traffic.
-    Ok(Some(data.slice(start..*pos)))
+    // Positions fit in u32: the record bytes are capped at i32::MAX.
+    let sp = Span {
+        start: *pos as u32,
+        len,
+    };
+    *pos += len as usize;
+    Ok(sp)
 }
 
 /// Decodes one record whose length prefix starts at `*pos`.
 #[inline(always)]
-fn decode_one(data: &Bytes, s: &[u8], pos: &mut usize) -> Result<Record, Reason> {
+fn decode_one(s: &[u8], pos: &mut usize, headers: &mut Vec<HeaderEntry>) -> Result<Entry, Reason> {
     let limit = s.len();
     let len = varint(s, pos, limit)?;
     if len < 0 || len as usize > limit - *pos {
@@ -121,55 +183,53 @@ fn decode_one(data: &Bytes, s: &[u8], pos: &mut usize) -> Result<Record, Reason>
     *pos += 1;
     let timestamp_delta = varlong(s, pos, end)?;
     let offset_delta = varint(s, pos, end)?;
-    let key = nullable_bytes(data, s, pos, end, "invalid key length")?;
-    let value = nullable_bytes(data, s, pos, end, "invalid value length")?;
+    let key = span(s, pos, end, true, "invalid key length")?;
+    let value = span(s, pos, end, true, "invalid value length")?;
     let count = varint(s, pos, end)?;
     // Each header takes at least two bytes (two one-byte lengths): bound the
-    // count by the bytes left before allocating by it.
+    // count by the bytes left before reserving by it.
     if count < 0 || count as usize > (end - *pos) / 2 {
         return Err("invalid header count");
     }
-    let headers = if count == 0 {
-        Vec::new()
-    } else {
-        let mut headers = Vec::with_capacity(count as usize);
+    let headers_start = headers.len() as u32;
+    if count > 0 {
+        headers.reserve(count as usize);
         for _ in 0..count {
-            let klen = varint(s, pos, end)?;
-            if klen < 0 || klen as usize > end - *pos {
-                return Err("invalid header key length");
-            }
-            let kstart = *pos;
-            *pos += klen as usize;
-            let key = data.slice(kstart..*pos);
-            let value = nullable_bytes(data, s, pos, end, "invalid header value length")?;
-            headers.push(Header { key, value });
+            let key = span(s, pos, end, false, "invalid header key length")?;
+            let value = span(s, pos, end, true, "invalid header value length")?;
+            headers.push(HeaderEntry { key, value });
         }
-        headers
-    };
+    }
     if *pos != end {
         return Err("record length does not match its fields");
     }
-    Ok(Record {
-        attributes,
+    Ok(Entry {
         timestamp_delta,
         offset_delta,
         key,
         value,
-        headers,
+        headers_start,
+        headers_len: count as u32,
+        attributes,
     })
 }
 
-/// Decodes exactly `count` records that fill all of `data`.
+/// Decodes exactly `count` records that fill all of `s`.
 ///
-/// `count` must already be checked against `data.len() / MIN_RECORD_SIZE`,
-/// so the `Vec` is sized by bytes actually present.
-pub(crate) fn decode_records(data: &Bytes, count: usize) -> Result<Vec<Record>, RecordsError> {
-    let s: &[u8] = data;
-    let mut records = Vec::with_capacity(count);
+/// `count` must already be checked against `s.len() / MIN_RECORD_SIZE`, so
+/// the `Vec` is sized by bytes actually present, and `s.len()` must fit in
+/// `u32`.
+pub(crate) fn decode_records(
+    s: &[u8],
+    count: usize,
+) -> Result<(Vec<Entry>, Vec<HeaderEntry>), RecordsError> {
+    debug_assert!(s.len() <= i32::MAX as usize);
+    let mut entries = Vec::with_capacity(count);
+    let mut headers = Vec::new();
     let mut pos = 0;
     for index in 0..count {
-        match decode_one(data, s, &mut pos) {
-            Ok(r) => records.push(r),
+        match decode_one(s, &mut pos, &mut headers) {
+            Ok(e) => entries.push(e),
             Err(reason) => return Err(RecordsError::InvalidRecord { index, reason }),
         }
     }
@@ -178,7 +238,7 @@ pub(crate) fn decode_records(data: &Bytes, count: usize) -> Result<Vec<Record>, 
             remaining: s.len() - pos,
         });
     }
-    Ok(records)
+    Ok((entries, headers))
 }
 
 /// A record to append to a [`super::RecordBatchBuilder`], borrowing its data:
@@ -241,18 +301,51 @@ pub(crate) fn framed_size(body: usize) -> usize {
     varint_size(body as i32) + body
 }
 
-#[inline]
-fn put_nullable(out: &mut Vec<u8>, b: Option<&[u8]>) {
-    match b {
-        None => put_varint(out, -1),
-        Some(b) => {
-            put_varint(out, b.len() as i32);
-            out.extend_from_slice(b);
+/// Writes into a record's bytes, already sized and zeroed in the batch
+/// buffer. Writing in place keeps the varints as single-byte stores (no
+/// per-byte capacity check) and leaves one `memmove` per key and value.
+struct Cursor<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    #[inline(always)]
+    fn uvarlong(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf[self.pos] = (v as u8) | 0x80;
+            self.pos += 1;
+            v >>= 7;
+        }
+        self.buf[self.pos] = v as u8;
+        self.pos += 1;
+    }
+
+    #[inline(always)]
+    fn varint(&mut self, v: i32) {
+        self.uvarlong(u64::from(((v << 1) ^ (v >> 31)) as u32));
+    }
+
+    #[inline(always)]
+    fn varlong(&mut self, v: i64) {
+        self.uvarlong(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    #[inline(always)]
+    fn field(&mut self, b: Option<&[u8]>) {
+        match b {
+            None => self.varint(-1),
+            Some(b) => {
+                self.varint(b.len() as i32);
+                self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+                self.pos += b.len();
+            }
         }
     }
 }
 
 /// Appends a record whose body size [`body_size`] computed (and checked).
+#[inline]
 pub(crate) fn write_record(
     out: &mut Vec<u8>,
     r: &NewRecord<'_>,
@@ -260,16 +353,23 @@ pub(crate) fn write_record(
     timestamp_delta: i64,
     offset_delta: i32,
 ) {
-    out.reserve(framed_size(body));
-    put_varint(out, body as i32);
-    out.push(0); // attributes: none defined yet
-    put_varlong(out, timestamp_delta);
-    put_varint(out, offset_delta);
-    put_nullable(out, r.key);
-    put_nullable(out, r.value);
-    put_varint(out, r.headers.len() as i32);
+    let at = out.len();
+    let total = framed_size(body);
+    out.resize(at + total, 0);
+    let mut c = Cursor {
+        buf: &mut out[at..],
+        pos: 0,
+    };
+    c.varint(body as i32);
+    c.pos += 1; // attributes: none defined yet, left 0
+    c.varlong(timestamp_delta);
+    c.varint(offset_delta);
+    c.field(r.key);
+    c.field(r.value);
+    c.varint(r.headers.len() as i32);
     for h in r.headers {
-        put_nullable(out, Some(&h.key));
-        put_nullable(out, h.value.as_deref());
+        c.field(Some(&h.key));
+        c.field(h.value.as_deref());
     }
+    debug_assert_eq!(c.pos, total);
 }
