@@ -98,6 +98,25 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A broker answered with an error code (added for the client/admin layer).
+    Kafka {
+        /// What was asked ("CreateTopics orders", "FindCoordinator group g1").
+        what: String,
+        /// The broker's error code.
+        code: rkafka_protocol::ErrorCode,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+    /// No broker could be found to send a request to (no metadata, an unknown
+    /// broker id, a topic or partition without a leader) before the deadline.
+    NoRoute {
+        /// Where the request should have gone.
+        target: String,
+        /// Why it could not go there.
+        reason: String,
+    },
+    /// The client was shut down.
+    ClientClosed,
 }
 
 /// How SASL authentication failed.
@@ -207,6 +226,22 @@ impl fmt::Display for Error {
             }
             Self::Cancelled => f.write_str("request cancelled before it was sent"),
             Self::Config { reason } => write!(f, "invalid configuration: {reason}"),
+            Self::Kafka {
+                what,
+                code,
+                message,
+            } => {
+                write!(f, "{what} failed with {code}")?;
+                match message {
+                    Some(m) => write!(f, ": broker says \"{m}\""),
+                    None => Ok(()),
+                }
+            }
+            Self::NoRoute { target, reason } => write!(
+                f,
+                "no broker to send to for {target}: {reason}; check that the cluster is up"
+            ),
+            Self::ClientClosed => f.write_str("the client was shut down"),
         }
     }
 }
@@ -252,6 +287,8 @@ impl Error {
             | Self::Protocol { .. }
             | Self::Decode { .. } => true,
             Self::ConnectionPoisoned { cause } => cause.is_retriable(),
+            Self::Kafka { code, .. } => code.is_retriable(),
+            Self::NoRoute { .. } => true,
             _ => false,
         }
     }
