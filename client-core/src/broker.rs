@@ -111,6 +111,15 @@ impl Broker {
         }
     }
 
+    /// Whether a live connection is established right now (no connect
+    /// would be needed to send).
+    pub fn is_connected(&self) -> bool {
+        self.current
+            .borrow()
+            .as_ref()
+            .is_some_and(|c| !c.is_closed())
+    }
+
     /// The broker address.
     pub fn addr(&self) -> &str {
         &self.addr

@@ -7,10 +7,16 @@
 
 pub mod backoff;
 pub mod broker;
+pub mod client;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod metadata;
 pub mod net;
+pub mod retry;
+pub mod route;
 pub mod sasl;
 
+pub use client::{Client, ClientConfig};
 pub use error::{Error, Result, SaslError};
+pub use route::{CoordinatorKind, Target};

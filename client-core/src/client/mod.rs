@@ -1,0 +1,186 @@
+//! The cluster client: bootstrap, metadata, routing and retries for any
+//! request.
+//!
+//! A [`Client`] is a cheap, cloneable handle. A background task (see
+//! [`crate::metadata`]) owns the metadata cache, the coordinator cache and
+//! the connection pool; the handle asks it for refreshes and lookups through
+//! a channel and reads the current [`ClusterView`] from a `watch`. Requests
+//! themselves go straight from the handle to the broker connection, so the
+//! task is never on the data path.
+//!
+//! Sending ([`Client::send`] and friends, in `send`) resolves a [`Target`]
+//! to a broker, sends on the connection for the request's purpose, and
+//! retries per [`crate::retry`] until `default.api.timeout.ms` runs out.
+
+pub mod config;
+mod send;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use self::config::{ClientConfig, ClientConfigBuilder, MetadataRecoveryStrategy};
+use crate::error::Error;
+use crate::metadata::task::{self, Command};
+use crate::metadata::{ClusterMetadata, ClusterView};
+use crate::route::{CoordinatorKind, Target};
+
+/// A handle to a Kafka cluster. Cheap to clone; the background task stops
+/// when the last clone is dropped.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: ClientConfig,
+    commands: mpsc::Sender<Command>,
+    view: watch::Receiver<Arc<ClusterView>>,
+}
+
+impl Client {
+    /// A config builder; pass the result to [`Client::connect`].
+    pub fn builder() -> ClientConfigBuilder {
+        ClientConfig::builder()
+    }
+
+    /// Starts the client and waits for the first metadata (brokers only),
+    /// for at most `default.api.timeout.ms`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config; the last connection or
+    /// request error when no bootstrap server answered in time.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future drops the client.
+    pub async fn connect(cfg: ClientConfig) -> Result<Self, Error> {
+        let client = Self::start(cfg)?;
+        let deadline = client.inner.cfg.default_api_timeout;
+        match tokio::time::timeout(deadline, client.refresh_metadata(&[])).await {
+            Ok(Ok(_)) => Ok(client),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Timeout {
+                what: "bootstrap".into(),
+                after: deadline,
+            }),
+        }
+    }
+
+    /// Starts the client without waiting for the cluster; the first request
+    /// waits for metadata instead. Must be called within a Tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config.
+    pub fn start(cfg: ClientConfig) -> Result<Self, Error> {
+        cfg.validate()?;
+        let (commands, view) = task::spawn(&cfg, cfg.bootstrap()?);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                commands,
+                view,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
+    /// The current metadata snapshot (possibly empty before the first
+    /// refresh, possibly stale).
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
+        self.inner.view.borrow().metadata.clone()
+    }
+
+    /// The current view: metadata, cached coordinators, connection pool.
+    pub fn view(&self) -> Arc<ClusterView> {
+        self.inner.view.borrow().clone()
+    }
+
+    async fn command<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::ClientClosed)?;
+        rx.await.map_err(|_| Error::ClientClosed)?
+    }
+
+    /// Refreshes metadata for `topics` now (they stay in the set kept fresh
+    /// every `metadata.max.age.ms`) and returns the new snapshot. An empty
+    /// slice refreshes brokers only.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the refresh completes in the background.
+    pub async fn refresh_metadata(&self, topics: &[String]) -> Result<Arc<ClusterMetadata>, Error> {
+        self.command(|reply| Command::Refresh {
+            topics: Some(topics.to_vec()),
+            reply,
+        })
+        .await?;
+        Ok(self.metadata())
+    }
+
+    /// Refreshes metadata for every topic in the cluster.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the refresh completes in the background.
+    pub async fn refresh_all_metadata(&self) -> Result<Arc<ClusterMetadata>, Error> {
+        self.command(|reply| Command::Refresh {
+            topics: None,
+            reply,
+        })
+        .await?;
+        Ok(self.metadata())
+    }
+
+    /// Discards the cache and rebuilds it from `bootstrap.servers`
+    /// (re-resolving the names).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the rebootstrap completes in the background.
+    pub async fn rebootstrap(&self) -> Result<(), Error> {
+        self.command(|reply| Command::Rebootstrap { reply }).await
+    }
+
+    /// The node id of the `kind` coordinator for `key`, from the cache or
+    /// looked up with FindCoordinator (batched with concurrent lookups).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the lookup completes and is cached in the background.
+    pub async fn coordinator(&self, kind: CoordinatorKind, key: &str) -> Result<i32, Error> {
+        if let Some(&id) = self.view().coordinators.get(&(kind, key.to_owned())) {
+            return Ok(id);
+        }
+        self.command(|reply| Command::FindCoordinator {
+            kind,
+            key: key.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Forgets a cached coordinator (after NOT_COORDINATOR); the next
+    /// request for it looks it up again.
+    pub fn forget_coordinator(&self, kind: CoordinatorKind, key: &str) {
+        // A full channel only delays forgetting; the next error retries it.
+        let _ = self.inner.commands.try_send(Command::ForgetCoordinator {
+            kind,
+            key: key.to_owned(),
+        });
+    }
+
+    /// Forgets whatever coordinator `target` names, if it names one.
+    pub(crate) fn forget_target(&self, target: &Target) {
+        if let Target::Coordinator { kind, key } = target {
+            self.forget_coordinator(*kind, key);
+        }
+    }
+}
