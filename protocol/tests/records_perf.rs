@@ -114,3 +114,75 @@ fn uncompressed_1000_records() {
         enc_theirs.as_secs_f64() / enc_ours.as_secs_f64()
     );
 }
+
+#[test]
+#[ignore = "timing"]
+fn scratch_decode_only() {
+    let key = [7u8; 10];
+    let value = [42u8; 100];
+    let ts = 1_700_000_000_000i64;
+    let mut b = RecordBatchBuilder::new();
+    for i in 0..1000 {
+        b.push(&NewRecord { timestamp: ts + i, key: Some(&key), value: Some(&value), headers: &[] }).unwrap();
+    }
+    let bytes = b.finish().unwrap();
+    let nocrc = DecodeOptions { verify_crc: false, ..DecodeOptions::default() };
+    let t = time(|| { for _ in 0..20 { black_box(RecordBatch::decode(&mut bytes.clone(), &nocrc).unwrap()); } });
+    println!("decode nocrc x20: {t:?}");
+}
+
+#[test]
+#[ignore = "timing"]
+fn scratch_encode_only() {
+    let key = [7u8; 10];
+    let value = [42u8; 100];
+    let ts = 1_700_000_000_000i64;
+    let t = time(|| {
+        for _ in 0..20 {
+            let mut b = RecordBatchBuilder::with_capacity(130_000);
+            for i in 0..1000 {
+                b.push(&NewRecord {
+                    timestamp: ts + i,
+                    key: Some(&key),
+                    value: Some(&value),
+                    headers: &[],
+                })
+                .unwrap();
+            }
+            black_box(b.finish().unwrap());
+        }
+    });
+    println!("encode x20: {t:?}");
+}
+
+#[test]
+#[ignore = "timing"]
+fn scratch_floor_encode() {
+    let key = [7u8; 10];
+    let value = [42u8; 100];
+    let t = time(|| {
+        let mut out: Vec<u8> = Vec::with_capacity(130_000);
+        for _ in 0..1000 {
+            let at = out.len();
+            out.resize(at + 120, 0);
+            out[at + 3..at + 13].copy_from_slice(black_box(&key));
+            out[at + 14..at + 114].copy_from_slice(black_box(&value));
+        }
+        black_box(crc32c::crc32c(&out));
+        black_box(out);
+    });
+    println!("floor resize+2 copies+crc: {t:?}");
+    let t = time(|| {
+        let mut out: Vec<u8> = Vec::with_capacity(130_000);
+        for _ in 0..1000 {
+            out.push(1); out.push(2); out.push(3);
+            out.extend_from_slice(black_box(&key));
+            out.push(4); out.push(5);
+            out.extend_from_slice(black_box(&value));
+            out.push(6);
+        }
+        black_box(crc32c::crc32c(&out));
+        black_box(out);
+    });
+    println!("floor push+extend+crc: {t:?}");
+}

@@ -160,6 +160,7 @@ impl RecordBatchBuilder {
         self.buf.len()
     }
 
+    #[inline]
     fn deltas(&self, timestamp: i64) -> Result<(i64, i32), RecordsError> {
         let base = self.base_timestamp.unwrap_or(timestamp);
         let ts = timestamp.wrapping_sub(base);
@@ -182,6 +183,7 @@ impl RecordBatchBuilder {
     /// Appends `record` with the next offset delta and returns the bytes it
     /// added. Fails only when the record is too large for its length fields or
     /// the batch is full; the builder is unchanged then.
+    #[inline]
     pub fn push(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
         let (ts, od) = self.deltas(record.timestamp)?;
         let body = body_size(record, ts, od)?;

@@ -18,7 +18,9 @@ use bytes::Bytes;
 
 use super::error::RecordsError;
 use super::header::Header;
-use crate::primitives::varint::{decode_varint, decode_varlong, varint_size, varlong_size};
+use crate::primitives::varint::{
+    decode_varint, decode_varlong, uvarlong_size, varint_size, varlong_size,
+};
 
 /// The fewest bytes a record can take: a one-byte length, then attributes,
 /// timestamp delta, offset delta, key length, value length and header count
@@ -106,33 +108,70 @@ pub(crate) struct HeaderEntry {
     pub(crate) value: Span,
 }
 
-/// Reads a zig-zag varint at `*pos`, never past `end`.
 #[inline(always)]
-fn varint(s: &[u8], pos: &mut usize, end: usize) -> Result<i32, Reason> {
-    if *pos < end {
-        let b = s[*pos];
-        if b < 0x80 {
-            *pos += 1;
-            return Ok(i32::from(b >> 1) ^ -i32::from(b & 1));
+fn unzigzag32(u: u32) -> i32 {
+    ((u >> 1) as i32) ^ -((u & 1) as i32)
+}
+
+#[inline(always)]
+fn unzigzag64(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// Reads a zig-zag varint at `*pos` of `s` (which ends where the field's
+/// record ends). One- and two-byte encodings, which cover lengths below 8 KiB
+/// and deltas below 4096, are decoded inline; longer ones go to the shared
+/// primitive.
+#[inline(always)]
+fn varint(s: &[u8], pos: &mut usize) -> Result<i32, Reason> {
+    let p = *pos;
+    if let Some(&b0) = s.get(p) {
+        if b0 < 0x80 {
+            *pos = p + 1;
+            return Ok(unzigzag32(u32::from(b0)));
+        }
+        if let Some(&b1) = s.get(p + 1) {
+            if b1 < 0x80 {
+                *pos = p + 2;
+                return Ok(unzigzag32(u32::from(b0 & 0x7f) | (u32::from(b1) << 7)));
+            }
         }
     }
-    let tail = s.get(*pos..end).ok_or("record ends inside a varint")?;
+    varint_slow(s, pos)
+}
+
+#[cold]
+#[inline(never)]
+fn varint_slow(s: &[u8], pos: &mut usize) -> Result<i32, Reason> {
+    let tail = s.get(*pos..).unwrap_or_default();
     let (v, n) = decode_varint(tail).map_err(|_| "malformed or truncated varint")?;
     *pos += n;
     Ok(v)
 }
 
-/// Reads a zig-zag varlong at `*pos`, never past `end`.
+/// Reads a zig-zag varlong at `*pos` of `s`, like [`varint`].
 #[inline(always)]
-fn varlong(s: &[u8], pos: &mut usize, end: usize) -> Result<i64, Reason> {
-    if *pos < end {
-        let b = s[*pos];
-        if b < 0x80 {
-            *pos += 1;
-            return Ok(i64::from(b >> 1) ^ -i64::from(b & 1));
+fn varlong(s: &[u8], pos: &mut usize) -> Result<i64, Reason> {
+    let p = *pos;
+    if let Some(&b0) = s.get(p) {
+        if b0 < 0x80 {
+            *pos = p + 1;
+            return Ok(unzigzag64(u64::from(b0)));
+        }
+        if let Some(&b1) = s.get(p + 1) {
+            if b1 < 0x80 {
+                *pos = p + 2;
+                return Ok(unzigzag64(u64::from(b0 & 0x7f) | (u64::from(b1) << 7)));
+            }
         }
     }
-    let tail = s.get(*pos..end).ok_or("record ends inside a varlong")?;
+    varlong_slow(s, pos)
+}
+
+#[cold]
+#[inline(never)]
+fn varlong_slow(s: &[u8], pos: &mut usize) -> Result<i64, Reason> {
+    let tail = s.get(*pos..).unwrap_or_default();
     let (v, n) = decode_varlong(tail).map_err(|_| "malformed or truncated varlong")?;
     *pos += n;
     Ok(v)
@@ -140,14 +179,8 @@ fn varlong(s: &[u8], pos: &mut usize, end: usize) -> Result<i64, Reason> {
 
 /// Reads a length-prefixed field (-1 for null when `nullable`) as a span.
 #[inline(always)]
-fn span(
-    s: &[u8],
-    pos: &mut usize,
-    end: usize,
-    nullable: bool,
-    what: Reason,
-) -> Result<Span, Reason> {
-    let len = varint(s, pos, end)?;
+fn span(s: &[u8], pos: &mut usize, nullable: bool, what: Reason) -> Result<Span, Reason> {
+    let len = varint(s, pos)?;
     if len < 0 {
         return if len == -1 && nullable {
             Ok(Span::NULL)
@@ -155,7 +188,7 @@ fn span(
             Err(what)
         };
     }
-    if len as usize > end - *pos {
+    if len as usize > s.len() - *pos {
         return Err(what);
     }
     // Positions fit in u32: the record bytes are capped at i32::MAX.
@@ -170,22 +203,22 @@ fn span(
 /// Decodes one record whose length prefix starts at `*pos`.
 #[inline(always)]
 fn decode_one(s: &[u8], pos: &mut usize, headers: &mut Vec<HeaderEntry>) -> Result<Entry, Reason> {
-    let limit = s.len();
-    let len = varint(s, pos, limit)?;
-    if len < 0 || len as usize > limit - *pos {
+    let len = varint(s, pos)?;
+    if len < 0 || len as usize > s.len() - *pos {
         return Err("record length is negative or runs past the batch");
     }
     let end = *pos + len as usize;
-    if *pos >= end {
+    // Every field read below is bounded by the record, not the batch.
+    let s = &s[..end];
+    let Some(&attributes) = s.get(*pos) else {
         return Err("record is empty");
-    }
-    let attributes = s[*pos] as i8;
+    };
     *pos += 1;
-    let timestamp_delta = varlong(s, pos, end)?;
-    let offset_delta = varint(s, pos, end)?;
-    let key = span(s, pos, end, true, "invalid key length")?;
-    let value = span(s, pos, end, true, "invalid value length")?;
-    let count = varint(s, pos, end)?;
+    let timestamp_delta = varlong(s, pos)?;
+    let offset_delta = varint(s, pos)?;
+    let key = span(s, pos, true, "invalid key length")?;
+    let value = span(s, pos, true, "invalid value length")?;
+    let count = varint(s, pos)?;
     // Each header takes at least two bytes (two one-byte lengths): bound the
     // count by the bytes left before reserving by it.
     if count < 0 || count as usize > (end - *pos) / 2 {
@@ -195,8 +228,8 @@ fn decode_one(s: &[u8], pos: &mut usize, headers: &mut Vec<HeaderEntry>) -> Resu
     if count > 0 {
         headers.reserve(count as usize);
         for _ in 0..count {
-            let key = span(s, pos, end, false, "invalid header key length")?;
-            let value = span(s, pos, end, true, "invalid header value length")?;
+            let key = span(s, pos, false, "invalid header key length")?;
+            let value = span(s, pos, true, "invalid header value length")?;
             headers.push(HeaderEntry { key, value });
         }
     }
@@ -210,7 +243,7 @@ fn decode_one(s: &[u8], pos: &mut usize, headers: &mut Vec<HeaderEntry>) -> Resu
         value,
         headers_start,
         headers_len: count as u32,
-        attributes,
+        attributes: attributes as i8,
     })
 }
 
@@ -258,33 +291,36 @@ pub struct NewRecord<'a> {
 /// Largest length a record field may have: lengths are `int32` varints.
 const MAX_FIELD: usize = i32::MAX as usize;
 
-fn field_size(len: Option<usize>, what: &'static str) -> Result<usize, RecordsError> {
+/// Bytes of a nullable field: its zig-zag length, then its bytes. Lengths
+/// past `i32::MAX` still give a (too large) size, which the caller rejects.
+#[inline(always)]
+fn field_size(len: Option<usize>) -> usize {
     match len {
-        None => Ok(1),
-        Some(n) if n > MAX_FIELD => Err(RecordsError::TooLarge { what, size: n }),
-        Some(n) => Ok(varint_size(n as i32) + n),
+        None => 1,
+        Some(n) => uvarlong_size((n as u64) << 1).saturating_add(n),
     }
 }
 
 /// Bytes of a record body (everything after its length prefix).
+///
+/// Sums without checking each field: the body only fits when the total is
+/// at most `i32::MAX`, and then so does every field, so one check at the end
+/// covers them all.
+#[inline]
 pub(crate) fn body_size(
     r: &NewRecord<'_>,
     timestamp_delta: i64,
     offset_delta: i32,
 ) -> Result<usize, RecordsError> {
     let mut size = 1 + varlong_size(timestamp_delta) + varint_size(offset_delta);
-    size += field_size(r.key.map(<[u8]>::len), "record key")?;
-    size += field_size(r.value.map(<[u8]>::len), "record value")?;
-    if r.headers.len() > MAX_FIELD {
-        return Err(RecordsError::TooLarge {
-            what: "header count",
-            size: r.headers.len(),
-        });
-    }
-    size += varint_size(r.headers.len() as i32);
+    size = size
+        .saturating_add(field_size(r.key.map(<[u8]>::len)))
+        .saturating_add(field_size(r.value.map(<[u8]>::len)))
+        .saturating_add(field_size(Some(r.headers.len())) - r.headers.len());
     for h in r.headers {
-        size += field_size(Some(h.key.len()), "header key")?;
-        size += field_size(h.value.as_ref().map(Bytes::len), "header value")?;
+        size = size
+            .saturating_add(field_size(Some(h.key.len())))
+            .saturating_add(field_size(h.value.as_ref().map(Bytes::len)));
     }
     if size > MAX_FIELD {
         return Err(RecordsError::TooLarge {
@@ -312,6 +348,17 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     #[inline(always)]
     fn uvarlong(&mut self, mut v: u64) {
+        // One- and two-byte values (most lengths and deltas) as one store.
+        if v < 0x80 {
+            self.buf[self.pos] = v as u8;
+            self.pos += 1;
+            return;
+        }
+        if v < 0x4000 {
+            self.buf[self.pos..self.pos + 2].copy_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
+            self.pos += 2;
+            return;
+        }
         while v >= 0x80 {
             self.buf[self.pos] = (v as u8) | 0x80;
             self.pos += 1;
