@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use crate::error::DecodeError;
-
 /// A record batch could not be decoded or encoded.
 ///
 /// Every decoder in [`crate::records`] returns this instead of panicking; each
@@ -134,21 +132,3 @@ impl fmt::Display for RecordsError {
 }
 
 impl std::error::Error for RecordsError {}
-
-impl From<DecodeError> for RecordsError {
-    /// Maps a primitive decode failure; only varint reads inside records produce
-    /// these, so they are reported as a malformed record of unknown index.
-    fn from(e: DecodeError) -> Self {
-        match e {
-            DecodeError::Truncated { needed, remaining } => Self::Truncated {
-                what: "record",
-                needed,
-                remaining,
-            },
-            _ => Self::InvalidRecord {
-                index: usize::MAX,
-                reason: "malformed variable-length integer",
-            },
-        }
-    }
-}
