@@ -5,6 +5,7 @@
 //! hold cheap, cloneable handles and talk to the tasks through channels. See
 //! [`conn`] for the design.
 
+pub mod admin;
 pub mod backoff;
 pub mod broker;
 pub mod client;
