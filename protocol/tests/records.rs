@@ -484,3 +484,50 @@ fn header_parse_reads_every_field() {
     assert_eq!(h.attributes, 1);
     assert_eq!(h.last_offset(), -2);
 }
+
+#[test]
+fn long_varints_round_trip() {
+    // Lengths and deltas whose varints take 3, 4 and 5+ bytes, past the
+    // decoder's inline one- and two-byte paths.
+    let big = vec![0xabu8; 3 << 20];
+    let mid = vec![0xcdu8; 20_000];
+    let many: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..300)
+        .map(|i| {
+            (
+                format!("h{i}").into_bytes(),
+                (i % 2 == 0).then(|| mid[..i].to_vec()),
+            )
+        })
+        .collect();
+    let records = vec![
+        Flat {
+            offset: 0,
+            timestamp: 0,
+            key: Some(mid.clone()),
+            value: Some(big.clone()),
+            headers: many.clone(),
+        },
+        Flat {
+            offset: 1,
+            timestamp: i64::MAX / 2,
+            key: None,
+            value: Some(mid.clone()),
+            headers: vec![(vec![b'k'; 20_000], Some(big[..70_000].to_vec()))],
+        },
+        Flat {
+            offset: 2,
+            timestamp: -(1 << 40),
+            key: Some(big[..5000].to_vec()),
+            value: None,
+            headers: Vec::new(),
+        },
+    ];
+    for codec in CODECS {
+        let batch = decode_one(&build(
+            &records,
+            RecordBatchBuilder::new().compression(codec),
+        ));
+        assert!(flatten(&batch) == records, "{codec:?}");
+        assert_eq!(batch.header.max_timestamp, i64::MAX / 2);
+    }
+}

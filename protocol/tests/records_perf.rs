@@ -1,7 +1,7 @@
 //! A quick timing check of the uncompressed codec against kafka-protocol and
 //! against memcpy + CRC32C of the same bytes (the floor any decoder pays).
 //! Ignored by default; the criterion benches are the real measurement:
-//! `cargo test --release -p rkafka-protocol --test records_perf -- --ignored --nocapture`
+//! `cargo test --release -p rkafka-protocol --test records_perf -- --ignored --nocapture --test-threads=1`
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -140,4 +140,49 @@ fn uncompressed_1000_records() {
         enc_theirs.as_secs_f64() / enc_ours.as_secs_f64(),
         enc_theirs_from_slices.as_secs_f64() / enc_ours.as_secs_f64()
     );
+}
+
+#[test]
+#[ignore = "timing; run in release with --ignored --nocapture"]
+fn compressed_1000_records() {
+    use rkafka_protocol::records::Compression;
+    let key = [7u8; 10];
+    let value: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+    let ts = 1_700_000_000_000i64;
+    let opts = DecodeOptions::default();
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let encode = || {
+            let mut b = RecordBatchBuilder::with_capacity(130_000).compression(codec);
+            for i in 0..1000 {
+                b.push(&NewRecord {
+                    timestamp: ts + i,
+                    key: Some(&key),
+                    value: Some(&value),
+                    headers: &[],
+                })
+                .unwrap();
+            }
+            b.finish().unwrap()
+        };
+        let bytes = encode();
+        let enc = time(|| {
+            black_box(encode());
+        });
+        let ours = time(|| {
+            black_box(RecordBatch::decode(&mut bytes.clone(), &opts).unwrap());
+        });
+        let theirs = time(|| {
+            black_box(RecordBatchDecoder::decode(&mut bytes.clone()).unwrap());
+        });
+        println!(
+            "{codec:?}: {} bytes; encode {enc:?}; decode ours {ours:?}, kafka-protocol {theirs:?} ({:.1}x)",
+            bytes.len(),
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        );
+    }
 }
