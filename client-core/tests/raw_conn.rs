@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use rkafka_client_core::conn::{ConnOptions, RawConnection};
 use rkafka_client_core::net::transport::connect;
 use rkafka_client_core::Error;

@@ -1,0 +1,175 @@
+//! Broker-level fault handling against a responder written in the test:
+//! a byte-level fault yields a typed error, the connection is rebuilt on the
+//! next request, other connections are unaffected, nothing panics.
+
+mod common;
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Fault, Script};
+use rkafka_client_core::broker::{Broker, ConnPurpose};
+use rkafka_client_core::config::ConnectionConfig;
+use rkafka_client_core::Error;
+use rkafka_protocol::messages::MetadataRequest;
+
+fn cfg() -> Arc<ConnectionConfig> {
+    Arc::new(
+        ConnectionConfig::builder()
+            .request_timeout(Duration::from_millis(1500))
+            .connect_timeout(Duration::from_millis(1500))
+            .max_response_size(1024 * 1024)
+            .build(),
+    )
+}
+
+fn root(e: &Error) -> &Error {
+    match e {
+        Error::ConnectionPoisoned { cause } => root(cause),
+        e => e,
+    }
+}
+
+async fn fault_then_recover(fault: Fault, check: fn(&Error) -> bool) {
+    // Connection 0 misbehaves on Metadata; every later one is healthy.
+    let fault_for: fn(usize) -> Fault = match fault {
+        Fault::Garbage => |n| if n == 0 { Fault::Garbage } else { Fault::None },
+        Fault::Oversized => |n| {
+            if n == 0 {
+                Fault::Oversized
+            } else {
+                Fault::None
+            }
+        },
+        Fault::Truncated => |n| {
+            if n == 0 {
+                Fault::Truncated
+            } else {
+                Fault::None
+            }
+        },
+        Fault::Close => |n| if n == 0 { Fault::Close } else { Fault::None },
+        _ => unreachable!(),
+    };
+    let script = Arc::new(Script {
+        connections: AtomicUsize::new(0),
+        fault_for,
+    });
+    let addr = common::start(script).await;
+    let admin = Broker::new(addr.clone(), ConnPurpose::Admin, cfg());
+    admin.connection().await.unwrap(); // connection 0
+    let fetch = Broker::new(addr.clone(), ConnPurpose::Fetch, cfg());
+    fetch.connection().await.unwrap(); // connection 1
+
+    let start = Instant::now();
+    let e = admin.send(MetadataRequest::default()).await.unwrap_err();
+    assert!(check(root(&e)), "{fault:?}: unexpected error {e:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{fault:?}: error took {:?}",
+        start.elapsed()
+    );
+
+    // The other purpose's connection never noticed.
+    assert_eq!(
+        fetch
+            .send(MetadataRequest::default())
+            .await
+            .unwrap()
+            .controller_id,
+        7
+    );
+    // The next request on the faulty purpose runs on a rebuilt connection.
+    assert_eq!(
+        admin
+            .send(MetadataRequest::default())
+            .await
+            .unwrap()
+            .controller_id,
+        7
+    );
+}
+
+#[tokio::test]
+async fn garbage() {
+    fault_then_recover(Fault::Garbage, |e| matches!(e, Error::Protocol { .. })).await;
+}
+
+#[tokio::test]
+async fn oversized_frame() {
+    fault_then_recover(Fault::Oversized, |e| {
+        matches!(e, Error::FrameTooLarge { size, max } if *size == 512 << 20 && *max == 1 << 20)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn truncated_frame() {
+    fault_then_recover(Fault::Truncated, |e| matches!(e, Error::Protocol { .. })).await;
+}
+
+#[tokio::test]
+async fn close_mid_request() {
+    fault_then_recover(Fault::Close, |e| {
+        matches!(e, Error::ConnectionClosed { .. })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn silent_broker_times_out() {
+    let script = Arc::new(Script {
+        connections: AtomicUsize::new(0),
+        fault_for: |_| Fault::Silent,
+    });
+    let addr = common::start(script).await;
+    let b = Broker::new(addr, ConnPurpose::Admin, cfg());
+    let start = Instant::now();
+    let e = b.send(MetadataRequest::default()).await.unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(e.is_retriable());
+}
+
+#[tokio::test]
+async fn refused_bootstrap_is_a_clear_error_within_the_timeout() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    let b = Broker::new(addr.clone(), ConnPurpose::Admin, cfg());
+    let start = Instant::now();
+    let e = b.send(MetadataRequest::default()).await.unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(matches!(e, Error::Io { op: "connect", .. }), "{e:?}");
+    assert!(e.to_string().contains(&addr), "{e}");
+    // Repeated attempts back off instead of spinning, and still fail cleanly.
+    let e = b.send(MetadataRequest::default()).await.unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn peer_that_never_answers_api_versions_times_out() {
+    // Accepts TCP but never reads: the handshake stage must not hang.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut keep = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            keep.push(s);
+        }
+    });
+    let b = Broker::new(addr, ConnPurpose::Admin, cfg());
+    let start = Instant::now();
+    let e = b.connection().await.unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        start.elapsed()
+    );
+}
