@@ -372,8 +372,21 @@ fn fetch_iterator_yields_batches_and_reports_the_partial_tail() {
     }
     let mut data = payload;
     data.extend_from_slice(&last);
-    assert_eq!(FetchBatches::new(Bytes::from(data)).count(), 6);
+    assert_eq!(FetchBatches::new(Bytes::from(data.clone())).count(), 6);
     assert!(whole > 0);
+
+    // Split without decoding, then decode some: the same batches.
+    let mut it = FetchBatches::new(Bytes::from(data[..data.len() - 3].to_vec()));
+    let mut raw_offsets = Vec::new();
+    while let Some(raw) = it.next_raw() {
+        let raw = raw.unwrap();
+        assert_eq!(raw.bytes.len(), raw.header.size());
+        let batch = raw.decode(&DecodeOptions::default()).unwrap();
+        assert_eq!(batch.header, raw.header);
+        raw_offsets.push((raw.header.base_offset, flatten(&batch)));
+    }
+    assert!(raw_offsets == expected);
+    assert_eq!(it.incomplete().unwrap().available, last.len() - 3);
 }
 
 /// Wraps an already-compressed records section in a batch header, as another

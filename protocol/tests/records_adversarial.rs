@@ -131,8 +131,13 @@ fn random_mutations_never_panic() {
                 fix_crc(&mut bad);
             }
             let _ = decode(&bad, true);
-            for b in FetchBatches::new(Bytes::from(bad)) {
+            let bad = Bytes::from(bad);
+            for b in FetchBatches::new(bad.clone()) {
                 let _ = b;
+            }
+            let mut raw = FetchBatches::new(bad);
+            while let Some(Ok(r)) = raw.next_raw() {
+                let _ = r.decode(&DecodeOptions::default());
             }
         }
     }

@@ -8,7 +8,8 @@
 use bytes::Bytes;
 
 use super::batch::{
-    DecodeOptions, RecordBatch, BATCH_HEADER_SIZE, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2,
+    BatchHeader, DecodeOptions, RecordBatch, BATCH_HEADER_SIZE, LOG_OVERHEAD, MAGIC_OFFSET,
+    MAGIC_V2,
 };
 use super::error::RecordsError;
 
@@ -21,6 +22,25 @@ pub struct Incomplete {
     /// consumer that sees an incomplete batch and no complete one should fetch
     /// at least this many bytes.
     pub needed: Option<usize>,
+}
+
+/// A complete batch split off a fetch payload but not decoded: a
+/// `read_committed` consumer can look at the header (producer id, control
+/// and transactional bits, offsets) and skip an aborted batch without
+/// checking its CRC or decompressing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawBatch {
+    /// The parsed header.
+    pub header: BatchHeader,
+    /// The whole batch, header included.
+    pub bytes: Bytes,
+}
+
+impl RawBatch {
+    /// Decodes the records (checking the CRC if the options say so).
+    pub fn decode(&self, options: &DecodeOptions) -> Result<RecordBatch, RecordsError> {
+        RecordBatch::decode(&mut self.bytes.clone(), options)
+    }
 }
 
 /// Iterates the complete batches in a fetch payload.
@@ -104,6 +124,30 @@ fn tail_state(rest: &[u8]) -> Tail {
         })
     } else {
         Tail::Batch
+    }
+}
+
+impl FetchBatches {
+    /// Splits off the next complete batch without decoding it; `None` at the
+    /// end or at a partial trailing batch, like the iterator. May be mixed
+    /// with [`Iterator::next`].
+    pub fn next_raw(&mut self) -> Option<Result<RawBatch, RecordsError>> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        if let Tail::Incomplete(_) = tail_state(&self.rest) {
+            return None;
+        }
+        match BatchHeader::parse(&self.rest) {
+            Ok(header) => Some(Ok(RawBatch {
+                header,
+                bytes: self.rest.split_to(header.size()),
+            })),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
     }
 }
 

@@ -39,7 +39,7 @@ pub use builder::RecordBatchBuilder;
 pub use compression::Compression;
 pub use control::ControlRecord;
 pub use error::RecordsError;
-pub use fetch::{FetchBatches, Incomplete};
+pub use fetch::{FetchBatches, Incomplete, RawBatch};
 pub use header::Header;
 pub use record::{NewRecord, Record};
 pub use view::{HeaderRef, Headers, RecordRef, Records};
