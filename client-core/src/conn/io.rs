@@ -143,7 +143,7 @@ pub(crate) async fn reader(
                     ),
                 }),
                 Ok(_) => {}
-                Err(e) => break Some(Error::io(shared.broker.clone(), "read", e)),
+                Err(e) => break Some(io_error(&shared.broker, "read", e)),
             },
         }
     };
@@ -239,7 +239,7 @@ pub(crate) async fn writer(
             res = write => res,
         };
         if let Err(e) = res {
-            break Some(Error::io(shared.broker.clone(), "write", e));
+            break Some(io_error(&shared.broker, "write", e));
         }
         if let Some(reply) = reply {
             let _ = reply.send(Ok(Bytes::new()));
@@ -256,6 +256,20 @@ pub(crate) async fn writer(
         let _ = cmd.reply.send(Err(err.clone()));
     }
     let _ = wr.shutdown().await;
+}
+
+/// An I/O error, or a TLS error when rustls raised it: with TLS 1.3 a
+/// rejected client certificate shows up as an alert on the first read after
+/// the handshake, and the user should hear "TLS", not "read failed".
+fn io_error(broker: &str, op: &'static str, e: std::io::Error) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+        Error::Tls {
+            broker: broker.to_owned(),
+            reason: crate::net::tls::describe(&e),
+        }
+    } else {
+        Error::io(broker.to_owned(), op, e)
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {

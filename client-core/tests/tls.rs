@@ -1,0 +1,182 @@
+//! TLS against a rustls server written in the test, with a PKI generated
+//! per run: verification, unknown CA, host name mismatch, mutual TLS.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::Fault;
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rkafka_client_core::broker::connect_broker;
+use rkafka_client_core::config::{ConnectionConfig, SecurityProtocol};
+use rkafka_client_core::net::tls::{Pem, TlsConfig};
+use rkafka_client_core::Error;
+use rkafka_protocol::messages::MetadataRequest;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+
+type Ca = CertifiedIssuer<'static, KeyPair>;
+
+fn ca(name: &str) -> Ca {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(p, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A leaf certificate and key (PEM) signed by `ca`.
+fn leaf(ca: &Ca, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, String) {
+    let mut p =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    p.distinguished_name.push(
+        DnType::CommonName,
+        names.first().copied().unwrap_or("client"),
+    );
+    p.extended_key_usages = vec![usage];
+    let key = KeyPair::generate().unwrap();
+    let cert = p.signed_by(&key, ca).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// Starts a TLS endpoint for `localhost` signed by `server_ca`; with
+/// `client_ca`, it requires a client certificate issued by it.
+async fn tls_server(server_ca: &Ca, names: &[&str], client_ca: Option<&Ca>) -> u16 {
+    let (cert, key) = leaf(server_ca, names, ExtendedKeyUsagePurpose::ServerAuth);
+    let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.der().clone()).unwrap();
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .unwrap();
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(chain, key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    common::serve(tls, Fault::None).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+fn cfg(tls: TlsConfig) -> Arc<ConnectionConfig> {
+    Arc::new(
+        ConnectionConfig::builder()
+            .security_protocol(SecurityProtocol::Ssl)
+            .tls(tls)
+            .request_timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(5))
+            .build(),
+    )
+}
+
+fn trusting(ca: &Ca) -> TlsConfig {
+    TlsConfig::builder()
+        .ca(Pem::Inline(ca.pem().into_bytes()))
+        .build()
+}
+
+async fn metadata_over(port: u16, tls: TlsConfig) -> Result<i32, Error> {
+    let conn = connect_broker(&format!("localhost:{port}"), cfg(tls)).await?;
+    Ok(conn.send(MetadataRequest::default()).await?.controller_id)
+}
+
+#[tokio::test]
+async fn verified_tls_works() {
+    let ca = ca("test CA");
+    let port = tls_server(&ca, &["localhost"], None).await;
+    assert_eq!(metadata_over(port, trusting(&ca)).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn unknown_ca_is_rejected_with_a_clear_error() {
+    let port = tls_server(&ca("real CA"), &["localhost"], None).await;
+    let e = metadata_over(port, trusting(&ca("other CA")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("unknown CA"), "{e}");
+    // The bundled public roots do not trust a private CA either.
+    let e = metadata_over(port, TlsConfig::default()).await.unwrap_err();
+    assert!(e.to_string().contains("unknown CA"), "{e}");
+}
+
+#[tokio::test]
+async fn host_name_mismatch_is_rejected() {
+    let ca = ca("test CA");
+    let port = tls_server(&ca, &["kafka.example"], None).await;
+    let e = metadata_over(port, trusting(&ca)).await.unwrap_err();
+    assert!(e.to_string().contains("does not name this host"), "{e}");
+    // An explicit server name (SNI + verification) that matches works.
+    let mut tls = trusting(&ca);
+    tls.server_name = Some("kafka.example".into());
+    assert_eq!(metadata_over(port, tls).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_a_trusted_client_and_rejects_others() {
+    let server_ca = ca("server CA");
+    let client_ca = ca("client CA");
+    let port = tls_server(&server_ca, &["localhost"], Some(&client_ca)).await;
+
+    let (cert, key) = leaf(&client_ca, &["client"], ExtendedKeyUsagePurpose::ClientAuth);
+    let mut tls = trusting(&server_ca);
+    tls.client_cert = Some(Pem::Inline(cert.into_bytes()));
+    tls.client_key = Some(Pem::Inline(key.into_bytes()));
+    assert_eq!(metadata_over(port, tls).await.unwrap(), 7);
+
+    // No client certificate: the server refuses (with TLS 1.3 the client only
+    // learns it from the server's alert, after its own handshake finished).
+    let e = metadata_over(port, trusting(&server_ca)).await.unwrap_err();
+    assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("client certificate"), "{e}");
+
+    // A certificate from a CA the server does not trust.
+    let (cert, key) = leaf(
+        &ca("rogue CA"),
+        &["client"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let mut tls = trusting(&server_ca);
+    tls.client_cert = Some(Pem::Inline(cert.into_bytes()));
+    tls.client_key = Some(Pem::Inline(key.into_bytes()));
+    let e = metadata_over(port, tls).await.unwrap_err();
+    assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("alert"), "{e}");
+}
+
+fn root(e: &Error) -> &Error {
+    match e {
+        Error::ConnectionPoisoned { cause } => root(cause),
+        e => e,
+    }
+}
