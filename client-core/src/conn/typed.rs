@@ -222,7 +222,17 @@ pub(crate) fn decode_api_versions(
         Some(code) if code == ErrorCode::UNSUPPORTED_VERSION.code() => 0,
         _ => asked,
     };
-    decode_body(body, version, &format!("ApiVersionsResponse v{version}"))
+    let whole = body.clone();
+    match decode_body(body, version, &format!("ApiVersionsResponse v{version}")) {
+        // librdkafka's mock cluster answers UNSUPPORTED_VERSION in the
+        // asked (flexible) shape instead of v0; Java reads it at the asked
+        // version then, and so do we.
+        Err(e) if version != asked => {
+            *body = whole;
+            decode_body(body, asked, &format!("ApiVersionsResponse v{asked}")).map_err(|_| e)
+        }
+        r => r,
+    }
 }
 
 /// Runs the ApiVersions exchange: highest stable version first, falling back
@@ -305,6 +315,18 @@ mod tests {
         assert_eq!(resp.error_code, 35);
         let table = table_from(&resp);
         assert_eq!(fallback_version(&table, 4, 4), Some(2));
+    }
+
+    #[test]
+    fn unsupported_version_in_the_asked_shape_is_read_too() {
+        // librdkafka 2.16's mock answers a v3 request like this: error 35,
+        // compact array of zero keys, throttle, no tags, then stray bytes.
+        let mut body = Bytes::from_static(&[
+            0x00, 0x23, 0x01, 0x00, 0x12, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
+        ]);
+        let resp = decode_api_versions(&mut body, 3).unwrap();
+        assert_eq!(resp.error_code, 35);
+        assert_eq!(fallback_version(&table_from(&resp), 3, 3), Some(0));
     }
 
     #[test]
