@@ -3,7 +3,7 @@
 //! library (requirements.txt next to it).
 
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rkafka_client_core::broker::{connect_broker, Broker, ConnPurpose};
@@ -20,12 +20,52 @@ struct SaslServer {
     addr: String,
 }
 
-fn python() -> String {
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
-    if std::path::Path::new(venv).exists() {
-        venv.into()
-    } else {
-        "python3".into()
+/// A Python that can import `scramp`: `RKAFKA_PYTHON`, the repo's `.venv`,
+/// or `python3`. When none can, the pinned requirements are installed into
+/// the first one found (PyPI is one of the reachable registries), so the
+/// tests do not depend on an install step elsewhere having listed them.
+fn python() -> &'static str {
+    static PY: OnceLock<Result<String, String>> = OnceLock::new();
+    let r = PY.get_or_init(|| {
+        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
+        let mut candidates = Vec::new();
+        if let Ok(p) = std::env::var("RKAFKA_PYTHON") {
+            candidates.push(p);
+        }
+        if std::path::Path::new(venv).exists() {
+            candidates.push(venv.to_string());
+        }
+        candidates.push("python3".to_string());
+        let has_scramp = |py: &str| {
+            std::process::Command::new(py)
+                .args(["-c", "import scramp"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if let Some(py) = candidates.iter().find(|p| has_scramp(p)) {
+            return Ok(py.clone());
+        }
+        let py = &candidates[0];
+        let req = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/sasl_server/requirements.txt"
+        );
+        let ok = std::process::Command::new(py)
+            .args(["-m", "pip", "install", "--quiet", "-r", req])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok && has_scramp(py) {
+            Ok(py.clone())
+        } else {
+            Err(format!(
+                "no Python with scramp; run: {py} -m pip install -r {req}"
+            ))
+        }
+    });
+    match r {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
     }
 }
 
