@@ -136,10 +136,11 @@ impl Client {
                 Target::Coordinator { .. } => self.forget_target(target),
                 // The broker may be gone for good; metadata names its
                 // successor (or drops it).
-                Target::Leader { .. } | Target::Controller | Target::Broker(_) => {
+                // With every known broker unreachable this refresh is what
+                // rebootstraps.
+                Target::Leader { .. } | Target::Controller | Target::Broker(_) | Target::Any => {
                     let _ = self.refresh_metadata(&topics).await;
                 }
-                Target::Any => {}
             },
             RetryAction::Rebootstrap => {
                 let _ = self.rebootstrap().await;

@@ -1,0 +1,393 @@
+//! The client against librdkafka's mock cluster (3 brokers): metadata and
+//! routing across brokers, and requests that keep working through leader
+//! moves, broker restarts, injected retriable errors, coordinator moves and
+//! a rebootstrap.
+//!
+//! Skips (with a printed reason) when the mock cluster cannot be started.
+
+mod client_peer;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rkafka_client_core::admin::{Admin, OffsetSpec};
+use rkafka_client_core::{Client, ClientConfig, CoordinatorKind, Target};
+use rkafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use rkafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use rkafka_protocol::messages::{
+    ApiVersionsRequest, FetchRequest, FetchResponse, HeartbeatRequest, OffsetFetchRequest,
+    ProduceRequest, ProduceResponse,
+};
+use rkafka_protocol::records::{FetchBatches, NewRecord, RecordBatchBuilder};
+use rkafka_protocol::ErrorCode;
+
+use client_peer::MockCluster;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn config(bootstrap: &str) -> ClientConfig {
+    let connection = rkafka_client_core::config::ConnectionConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .request_timeout(Duration::from_secs(5))
+        .reconnect_backoff(Duration::from_millis(20))
+        .reconnect_backoff_max(Duration::from_millis(200))
+        .build();
+    ClientConfig::builder()
+        .bootstrap_servers(bootstrap)
+        .client_id("rkafka-client-test")
+        .retry_backoff(Duration::from_millis(20))
+        .retry_backoff_max(Duration::from_millis(200))
+        .default_api_timeout(Duration::from_secs(20))
+        .connection(connection)
+        .build()
+}
+
+async fn start() -> Option<(MockCluster, Client)> {
+    let mock = MockCluster::start(3, &["t:4:3"]).await?;
+    let client = Client::connect(config(&mock.bootstrap))
+        .await
+        .expect("connect");
+    Some((mock, client))
+}
+
+fn batch(values: &[&str]) -> Bytes {
+    let mut b = RecordBatchBuilder::new();
+    for v in values {
+        b.push(&NewRecord {
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(v.as_bytes()),
+            headers: &[],
+        })
+        .unwrap();
+    }
+    b.finish().unwrap()
+}
+
+fn produce(topic: &str, partition: i32, values: &[&str]) -> ProduceRequest {
+    ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic.into())
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(batch(values)))])])
+}
+
+fn produce_error(r: &ProduceResponse) -> ErrorCode {
+    r.responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .map(|p| ErrorCode::from(p.error_code))
+        .find(|c| !c.is_ok())
+        .unwrap_or(ErrorCode::NONE)
+}
+
+fn fetch_error(r: &FetchResponse) -> ErrorCode {
+    std::iter::once(r.error_code)
+        .chain(
+            r.responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .map(|p| p.error_code),
+        )
+        .map(ErrorCode::from)
+        .find(|c| !c.is_ok())
+        .unwrap_or(ErrorCode::NONE)
+}
+
+/// Produces `values` to `topic`/`partition` through the client, retrying
+/// per-partition errors.
+async fn produce_ok(client: &Client, topic: &str, partition: i32, values: &[&str]) -> i64 {
+    let resp = client
+        .send_checked(
+            Target::leader(topic, partition),
+            produce(topic, partition, values),
+            produce_error,
+        )
+        .await
+        .expect("produce");
+    let p = &resp.responses[0].partition_responses[0];
+    assert_eq!(ErrorCode::from(p.error_code), ErrorCode::NONE, "{resp:?}");
+    p.base_offset
+}
+
+/// Fetches `topic`/`partition` from `offset` up to the high watermark and
+/// decodes the values (the mock answers one batch per Fetch).
+async fn fetch_values(client: &Client, topic: &str, partition: i32, offset: i64) -> Vec<String> {
+    let id = client
+        .refresh_metadata(&[topic.to_owned()])
+        .await
+        .unwrap()
+        .topic(topic)
+        .unwrap()
+        .id;
+    let mut out = Vec::new();
+    let mut next = offset;
+    loop {
+        let build = |version: i16| {
+            let t = if version >= 13 {
+                FetchTopic::default().with_topic_id(id)
+            } else {
+                FetchTopic::default().with_topic(topic.to_owned())
+            };
+            Ok(FetchRequest::default()
+                .with_max_wait_ms(100)
+                .with_min_bytes(1)
+                .with_max_bytes(1 << 20)
+                .with_topics(vec![t.with_partitions(vec![FetchPartition::default()
+                    .with_partition(partition)
+                    .with_fetch_offset(next)
+                    .with_partition_max_bytes(1 << 20)])]))
+        };
+        let resp = client
+            .send_built(Target::leader(topic, partition), build, fetch_error)
+            .await
+            .expect("fetch");
+        assert_eq!(fetch_error(&resp), ErrorCode::NONE, "{resp:?}");
+        let p = &resp.responses[0].partitions[0];
+        for b in FetchBatches::new(p.records.clone().unwrap_or_default()) {
+            let b = b.expect("batch");
+            for r in b.records() {
+                if r.offset() >= next {
+                    out.push(String::from_utf8(r.value().unwrap().to_vec()).unwrap());
+                }
+            }
+            next = next.max(b.header.next_offset());
+        }
+        if next >= p.high_watermark {
+            return out;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_and_routing_across_brokers() {
+    let Some((_mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        assert_eq!(md.brokers.len(), 3);
+        let t = md.topic("t").expect("topic t");
+        assert_eq!(t.partitions.len(), 4);
+        for p in 0..4 {
+            assert!(md.leader("t", p).is_some());
+        }
+        for id in md.brokers.keys() {
+            client
+                .send_to_broker(*id, ApiVersionsRequest::default())
+                .await
+                .unwrap();
+        }
+        client
+            .send_to_any(ApiVersionsRequest::default())
+            .await
+            .unwrap();
+        // Every partition's data lands at its leader and comes back.
+        for p in 0..4 {
+            let base = produce_ok(&client, "t", p, &[&format!("v{p}")]).await;
+            let got = fetch_values(&client, "t", p, base).await;
+            assert_eq!(got, vec![format!("v{p}")]);
+        }
+        // Connections were opened to every leader.
+        assert_eq!(client.view().connections.len(), 3);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_move_is_followed() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        let old = md.leader("t", 0).unwrap().id;
+        let new = md.brokers.keys().copied().find(|id| *id != old).unwrap();
+        produce_ok(&client, "t", 0, &["before"]).await;
+        mock.command(&format!("leader t 0 {new}")).await;
+        // The cached leader answers NOT_LEADER_OR_FOLLOWER; the client
+        // refreshes and goes to the new one.
+        let base = produce_ok(&client, "t", 0, &["after"]).await;
+        assert_eq!(client.metadata().leader("t", 0).unwrap().id, new);
+        assert_eq!(fetch_values(&client, "t", 0, base).await, vec!["after"]);
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_and_up() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        let leader = md.leader("t", 1).unwrap().id;
+        produce_ok(&client, "t", 1, &["one"]).await;
+        mock.command(&format!("down {leader}")).await;
+        // Other brokers keep answering.
+        client
+            .send_to_any(ApiVersionsRequest::default())
+            .await
+            .unwrap();
+        let up = {
+            let mock = mock.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                mock.command(&format!("up {leader}")).await;
+            })
+        };
+        // Retried until the broker is back, within the deadline.
+        produce_ok(&client, "t", 1, &["two"]).await;
+        up.await.unwrap();
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_retriable_errors_are_retried() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    let admin = Admin::new(client.clone());
+    tokio::time::timeout(LIMIT, async {
+        produce_ok(&client, "t", 2, &["x"]).await;
+        // Produce (0): leadership error, then a timeout.
+        mock.command("errors 0 NOT_LEADER_OR_FOLLOWER REQUEST_TIMED_OUT")
+            .await;
+        produce_ok(&client, "t", 2, &["y"]).await;
+        // Fetch (1).
+        mock.command("errors 1 6 3").await;
+        let got = fetch_values(&client, "t", 2, 0).await;
+        assert_eq!(got, vec!["x", "y"]);
+        // ListOffsets (2), per partition.
+        mock.command("errors 2 NOT_LEADER_OR_FOLLOWER LEADER_NOT_AVAILABLE")
+            .await;
+        let specs: BTreeMap<_, _> = (0..4)
+            .map(|p| (("t".to_owned(), p), OffsetSpec::Latest))
+            .collect();
+        let offsets = admin.list_offsets(&specs, false).await.unwrap();
+        assert_eq!(offsets[&("t".to_owned(), 2)].as_ref().unwrap().offset, 2);
+        for r in offsets.values() {
+            r.as_ref().expect("every partition listed");
+        }
+        // Metadata (3).
+        mock.command("errors 3 REQUEST_TIMED_OUT").await;
+        client.refresh_metadata(&["t".into()]).await.unwrap();
+        // FindCoordinator (10), then the coordinator itself (OffsetFetch, 9).
+        mock.command("errors 10 COORDINATOR_NOT_AVAILABLE COORDINATOR_NOT_AVAILABLE")
+            .await;
+        mock.command("errors 9 COORDINATOR_LOAD_IN_PROGRESS NOT_COORDINATOR")
+            .await;
+        let resp = client
+            .send_checked(Target::group("g1"), offset_fetch("g1"), |r| {
+                ErrorCode::from(r.error_code)
+            })
+            .await
+            .unwrap();
+        assert_eq!(resp.error_code, 0, "{resp:?}");
+    })
+    .await
+    .expect("test timed out");
+}
+
+fn offset_fetch(group: &str) -> OffsetFetchRequest {
+    OffsetFetchRequest::default()
+        .with_group_id(group.into())
+        .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+            .with_name("t".into())
+            .with_partition_indexes(vec![0])]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coordinator_move_is_rediscovered() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let first = client
+            .coordinator(CoordinatorKind::Group, "g2")
+            .await
+            .unwrap();
+        let other = client
+            .metadata()
+            .brokers
+            .keys()
+            .copied()
+            .find(|id| *id != first)
+            .unwrap();
+        mock.command(&format!("coordinator group g2 {other}")).await;
+        // The old coordinator answers NOT_COORDINATOR; the client looks the
+        // group up again and asks the new one, which does not know the
+        // member (a final answer, returned as is).
+        let hb = HeartbeatRequest::default()
+            .with_group_id("g2".into())
+            .with_generation_id(1)
+            .with_member_id("m".into());
+        let resp = client
+            .send_checked(Target::group("g2"), hb, |r| ErrorCode::from(r.error_code))
+            .await
+            .unwrap();
+        assert_ne!(ErrorCode::from(resp.error_code), ErrorCode::NOT_COORDINATOR);
+        assert_eq!(
+            client
+                .coordinator(CoordinatorKind::Group, "g2")
+                .await
+                .unwrap(),
+            other
+        );
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebootstrap_when_every_known_broker_is_gone() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        // Every broker advertises an address nobody listens on: after the
+        // next refresh, no known broker can be reached.
+        for id in md.brokers.keys() {
+            mock.command(&format!("advertise {id} 127.0.0.1 1")).await;
+        }
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        assert!(md.brokers.values().all(|b| b.port == 1));
+        for (id, port) in &mock.brokers {
+            mock.command(&format!("advertise {id} 127.0.0.1 {port}"))
+                .await;
+        }
+        // Only the bootstrap list leads back to the cluster.
+        produce_ok(&client, "t", 3, &["back"]).await;
+        assert!(client.view().rebootstraps >= 1);
+        assert!(client.metadata().brokers.values().all(|b| b.port != 1));
+
+        // All brokers down, then up again.
+        for id in md.brokers.keys() {
+            mock.command(&format!("down {id}")).await;
+        }
+        let up = {
+            let mock = mock.clone();
+            let ids: Vec<i32> = md.brokers.keys().copied().collect();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                for id in ids {
+                    mock.command(&format!("up {id}")).await;
+                }
+            })
+        };
+        produce_ok(&client, "t", 3, &["again"]).await;
+        up.await.unwrap();
+    })
+    .await
+    .expect("test timed out");
+}
