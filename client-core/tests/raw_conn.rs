@@ -160,14 +160,25 @@ async fn cancelled_caller_does_not_desync_the_stream() {
     // this request goes out and gets its own answer.
     let resp = conn.send_frame(request(b"second"), true, T).await.unwrap();
     assert_eq!(&resp[4..], b"second");
-    // Per-request timeout is a typed error and leaves the connection usable.
-    let e = conn
-        .send_frame(request(b"slow"), true, Duration::from_millis(10))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
-    let resp = conn.send_frame(request(b"third"), true, T).await.unwrap();
-    assert_eq!(&resp[4..], b"third");
+}
+
+#[tokio::test]
+async fn unanswered_request_times_out_and_fails_the_connection() {
+    let addr = echo_peer(Duration::from_millis(300), Arc::new(AtomicUsize::new(0))).await;
+    let conn = open(&addr, ConnOptions::default()).await;
+    let slow = conn.send_frame(request(b"slow"), true, Duration::from_millis(50));
+    let patient = conn.send_frame(request(b"patient"), true, T);
+    let (slow, patient) = tokio::join!(slow, patient);
+    assert!(matches!(slow, Err(Error::Timeout { .. })), "{slow:?}");
+    // The broker is presumed stuck: the request behind it fails too, at
+    // once, instead of waiting out its own timeout behind an orphan.
+    match patient {
+        Err(Error::ConnectionPoisoned { cause }) => {
+            assert!(matches!(*cause, Error::Timeout { .. }), "{cause:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(conn.is_closed());
 }
 
 /// Runs one fault script, checks the first request's error, that later

@@ -150,6 +150,12 @@ impl RawConnection {
     /// replaced by the connection's. With `expect_response == false`
     /// (Produce with acks=0) it resolves to an empty `Bytes` once written.
     ///
+    /// If the request was written and no response arrives within
+    /// `timeout`, the broker is presumed stuck (as the Java client presumes
+    /// on `request.timeout.ms`): the connection fails, every waiter gets the
+    /// timeout, and the next request reconnects. Long-polling requests
+    /// (Fetch) must pass a timeout beyond their wait time.
+    ///
     /// # Cancel safety
     /// Cancel safe: if the future is dropped before the writer takes the
     /// request, it is never sent; once taken it is written whole and its
@@ -172,12 +178,15 @@ impl RawConnection {
             format!("request (api key {key} v{ver}) to broker {}", self.broker())
         };
         let what = what();
-        tokio::time::timeout(timeout, self.send_inner(frame, expect_response, true))
-            .await
-            .map_err(|_| Error::Timeout {
-                what,
-                after: timeout,
-            })?
+        tokio::time::timeout(
+            timeout,
+            self.send_inner(frame, expect_response, true, timeout),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            what,
+            after: timeout,
+        })?
     }
 
     /// Like [`Self::send_frame`]; `slotted == false` skips taking an
@@ -192,7 +201,7 @@ impl RawConnection {
         if slotted {
             return self.send_frame(frame, true, timeout).await;
         }
-        tokio::time::timeout(timeout, self.send_inner(frame, true, false))
+        tokio::time::timeout(timeout, self.send_inner(frame, true, false, timeout))
             .await
             .map_err(|_| Error::Timeout {
                 what: format!("re-authentication with broker {}", self.broker()),
@@ -233,6 +242,7 @@ impl RawConnection {
         frame: BytesMut,
         expect_response: bool,
         slotted: bool,
+        timeout: Duration,
     ) -> Result<Bytes, Error> {
         let shared = &self.inner.shared;
         let permit = if slotted {
@@ -250,6 +260,7 @@ impl RawConnection {
             expect_response,
             reply: tx,
             permit,
+            timeout: Some(timeout),
         };
         self.inner
             .commands

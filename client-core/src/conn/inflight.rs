@@ -25,6 +25,9 @@ pub(crate) struct Pending {
     pub(crate) api_key: i16,
     pub(crate) reply: oneshot::Sender<Result<Bytes, Error>>,
     pub(crate) sent_at: Instant,
+    /// When the broker is considered unresponsive (`request.timeout.ms`
+    /// after the request was written).
+    pub(crate) deadline: Option<Instant>,
     pub(crate) _permit: Option<OwnedSemaphorePermit>,
 }
 
@@ -74,6 +77,29 @@ impl InFlight {
         Ok(())
     }
 
+    /// The earliest deadline among the waiting requests.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.queue.iter().filter_map(|p| p.deadline).min()
+    }
+
+    /// The first request whose deadline has passed at `now`, as a timeout
+    /// error: the broker has not answered it in time.
+    pub(crate) fn expired(&self, now: Instant, broker: &str) -> Option<Error> {
+        self.queue
+            .iter()
+            .find(|p| p.deadline.is_some_and(|d| d <= now))
+            .map(|p| Error::Timeout {
+                what: format!(
+                    "request (api key {}, correlation id {}) to broker {broker}",
+                    p.api_key, p.correlation_id
+                ),
+                after: p
+                    .deadline
+                    .unwrap_or(now)
+                    .saturating_duration_since(p.sent_at),
+            })
+    }
+
     /// Fails every waiting request with `cause`.
     pub(crate) fn fail_all(&mut self, cause: &Error) {
         for p in self.queue.drain(..) {
@@ -94,6 +120,7 @@ mod tests {
                 api_key: 3,
                 reply: tx,
                 sent_at: Instant::now(),
+                deadline: None,
                 _permit: None,
             },
             rx,
@@ -132,6 +159,27 @@ mod tests {
             ra.try_recv().unwrap(),
             Err(Error::Protocol { .. })
         ));
+    }
+
+    #[test]
+    fn deadlines() {
+        let mut f = InFlight::default();
+        let now = Instant::now();
+        let (mut a, _ra) = pending(1);
+        a.deadline = Some(now + std::time::Duration::from_secs(5));
+        let (mut b, _rb) = pending(2);
+        b.deadline = Some(now + std::time::Duration::from_secs(1));
+        f.push(a);
+        f.push(b);
+        assert_eq!(
+            f.next_deadline(),
+            Some(now + std::time::Duration::from_secs(1))
+        );
+        assert!(f.expired(now, "b").is_none());
+        let e = f
+            .expired(now + std::time::Duration::from_secs(2), "b")
+            .unwrap();
+        assert!(e.to_string().contains("correlation id 2"), "{e}");
     }
 
     #[test]

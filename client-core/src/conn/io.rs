@@ -73,6 +73,8 @@ pub(crate) struct Command {
     pub(crate) expect_response: bool,
     pub(crate) reply: oneshot::Sender<Result<Bytes, Error>>,
     pub(crate) permit: Option<OwnedSemaphorePermit>,
+    /// How long the broker has to answer once the request is written.
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// Check-then-parse framing: a frame is taken only once all of it is
@@ -128,10 +130,20 @@ pub(crate) async fn reader(
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(8 * 1024);
         }
+        let deadline = inflight.next_deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             biased;
             () = shared.token.cancelled() => break None,
             Some(p) = registrations.recv() => inflight.push(p),
+            // A request that reached the wire and got no answer in time: the
+            // broker is presumed stuck (as the Java client presumes). Its
+            // slot would otherwise stay taken for good, so the connection is
+            // failed and rebuilt rather than left to clog with orphans.
+            () = sleep_until_opt(deadline) => {
+                if let Some(e) = inflight.expired(Instant::now(), &shared.broker) {
+                    break Some(e);
+                }
+            }
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) if buf.is_empty() => break Some(Error::ConnectionClosed {
                     broker: shared.broker.clone(),
@@ -203,6 +215,7 @@ pub(crate) async fn writer(
             expect_response,
             reply,
             permit,
+            timeout,
         } = cmd;
         let corr = next_correlation;
         next_correlation = next_correlation.wrapping_add(1) & i32::MAX;
@@ -214,6 +227,7 @@ pub(crate) async fn writer(
                 api_key,
                 reply,
                 sent_at: Instant::now(),
+                deadline: timeout.map(|t| Instant::now() + t),
                 _permit: permit,
             });
             None
