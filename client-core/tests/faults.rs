@@ -173,3 +173,41 @@ async fn peer_that_never_answers_api_versions_times_out() {
         start.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_stalled_fetch_connection_does_not_delay_admin_requests() {
+    // Connection 0 (Fetch) never answers, like a long poll; connection 1
+    // (Admin) is healthy.
+    let script = Arc::new(Script {
+        connections: AtomicUsize::new(0),
+        fault_for: |n| if n == 0 { Fault::Silent } else { Fault::None },
+    });
+    let addr = common::start(script).await;
+    let fetch = Broker::new(addr.clone(), ConnPurpose::Fetch, cfg());
+    fetch.connection().await.unwrap();
+    let admin = Broker::new(addr, ConnPurpose::Admin, cfg());
+    let stalled = tokio::spawn(async move { fetch.send(MetadataRequest::default()).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    for _ in 0..5 {
+        assert_eq!(
+            admin
+                .send(MetadataRequest::default())
+                .await
+                .unwrap()
+                .controller_id,
+            7
+        );
+    }
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "admin waited {:?}",
+        start.elapsed()
+    );
+    assert!(
+        !stalled.is_finished(),
+        "the stalled request should still be waiting"
+    );
+    let e = stalled.await.unwrap().unwrap_err();
+    assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+}

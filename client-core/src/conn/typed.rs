@@ -59,15 +59,25 @@ impl BrokerConnection {
         req: R,
         version: i16,
     ) -> Result<R::Response, Error> {
-        send_typed(
-            &self.raw,
-            &self.cfg.client_id,
-            &req,
-            version,
-            self.cfg.request_timeout,
-            true,
-        )
-        .await
+        self.send_with_timeout(req, version, self.cfg.request_timeout)
+            .await
+    }
+
+    /// Sends `req` at `version`, allowing `timeout` for the answer instead of
+    /// `request.timeout.ms`: for long polls (Fetch with `max_wait_ms`,
+    /// JoinGroup during a rebalance), whose answer legitimately takes longer.
+    /// A request that reached the wire and is not answered in time fails the
+    /// connection (see [`RawConnection::send_frame`]).
+    ///
+    /// # Cancel safety
+    /// As [`Self::send`].
+    pub async fn send_with_timeout<R: Request>(
+        &self,
+        req: R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response, Error> {
+        send_typed(&self.raw, &self.cfg.client_id, &req, version, timeout, true).await
     }
 
     /// The version [`Self::send`] would use for `R`.
