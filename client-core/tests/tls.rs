@@ -180,3 +180,140 @@ fn root(e: &Error) -> &Error {
         e => e,
     }
 }
+
+/// stunnel (OpenSSL) in front of the plaintext in-test responder: the same
+/// checks against a TLS implementation that is not rustls.
+struct Stunnel {
+    _child: tokio::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Stunnel {
+    /// `None` (after saying why) when stunnel is not installed.
+    async fn start(server_ca: &Ca, client_ca: Option<&Ca>) -> Option<Self> {
+        let bin = ["stunnel4", "stunnel"].into_iter().find(|b| {
+            std::process::Command::new(b)
+                .arg("-version")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok()
+        });
+        let Some(bin) = bin else {
+            eprintln!("SKIP: stunnel not installed (apt-get install stunnel4)");
+            return None;
+        };
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rkafka-stunnel-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = TempDir(dir);
+        let backend = common::start(Arc::new(common::Script {
+            connections: Default::default(),
+            fault_for: |_| Fault::None,
+        }))
+        .await;
+        let (cert, key) = leaf(
+            server_ca,
+            &["localhost"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        std::fs::write(dir.0.join("server.pem"), cert).unwrap();
+        std::fs::write(dir.0.join("server.key"), key).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut conf = format!(
+            "foreground = yes\npid =\nsyslog = no\n[kafka]\naccept = 127.0.0.1:{port}\n\
+             connect = {backend}\ncert = {d}/server.pem\nkey = {d}/server.key\n",
+            d = dir.0.display()
+        );
+        if let Some(ca) = client_ca {
+            std::fs::write(dir.0.join("client-ca.pem"), ca.pem()).unwrap();
+            conf.push_str(&format!(
+                "CAfile = {}/client-ca.pem\nverifyChain = yes\nrequireCert = yes\n",
+                dir.0.display()
+            ));
+        }
+        let conf_path = dir.0.join("stunnel.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = tokio::process::Command::new(bin)
+            .arg(&conf_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(Self {
+                    _child: child,
+                    port,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("stunnel did not start listening");
+    }
+}
+
+#[tokio::test]
+async fn stunnel_verified_and_unknown_ca() {
+    let server_ca = ca("stunnel CA");
+    let Some(st) = Stunnel::start(&server_ca, None).await else {
+        return;
+    };
+    assert_eq!(metadata_over(st.port, trusting(&server_ca)).await.unwrap(), 7);
+    let e = metadata_over(st.port, trusting(&ca("other CA")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown CA"), "{e}");
+}
+
+#[tokio::test]
+async fn stunnel_mutual_tls() {
+    let server_ca = ca("stunnel CA");
+    let client_ca = ca("client CA");
+    let Some(st) = Stunnel::start(&server_ca, Some(&client_ca)).await else {
+        return;
+    };
+    let (cert, key) = leaf(&client_ca, &["client"], ExtendedKeyUsagePurpose::ClientAuth);
+    let mut tls = trusting(&server_ca);
+    tls.client_cert = Some(Pem::Inline(cert.into_bytes()));
+    tls.client_key = Some(Pem::Inline(key.into_bytes()));
+    assert_eq!(metadata_over(st.port, tls).await.unwrap(), 7);
+
+    let e = metadata_over(st.port, trusting(&server_ca))
+        .await
+        .unwrap_err();
+    assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+
+    let (cert, key) = leaf(
+        &ca("rogue CA"),
+        &["client"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let mut tls = trusting(&server_ca);
+    tls.client_cert = Some(Pem::Inline(cert.into_bytes()));
+    tls.client_key = Some(Pem::Inline(key.into_bytes()));
+    let e = metadata_over(st.port, tls).await.unwrap_err();
+    assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+}
