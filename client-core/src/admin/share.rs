@@ -239,3 +239,172 @@ impl Admin {
         deleted_share_offsets_from(&resp, group)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use rkafka_protocol::messages::alter_share_group_offsets_response::{
+        AlterShareGroupOffsetsResponsePartition, AlterShareGroupOffsetsResponseTopic,
+    };
+    use rkafka_protocol::messages::delete_share_group_offsets_response::DeleteShareGroupOffsetsResponseTopic;
+    use rkafka_protocol::messages::describe_share_group_offsets_response::{
+        DescribeShareGroupOffsetsResponseGroup, DescribeShareGroupOffsetsResponsePartition,
+        DescribeShareGroupOffsetsResponseTopic,
+    };
+    use rkafka_protocol::{ErrorCode, Message};
+
+    /// Encodes at `version` and decodes again, as the wire would.
+    fn wire<M: Message>(m: &M, version: i16) -> M {
+        let mut buf = BytesMut::new();
+        m.encode(&mut buf, version).unwrap();
+        M::decode(&mut buf.freeze(), version).unwrap()
+    }
+
+    fn code_of<T: std::fmt::Debug>(r: &Result<T, Error>) -> ErrorCode {
+        match r {
+            Err(Error::Kafka { code, .. }) => *code,
+            other => panic!("expected a Kafka error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn describe_request_encodes_at_every_version() {
+        let parts: BTreeMap<String, Vec<i32>> = [("t".to_owned(), vec![0, 2])].into();
+        for req in [
+            describe_share_offsets_request("g", Some(&parts)),
+            describe_share_offsets_request("g", None),
+        ] {
+            for v in 0..=1 {
+                assert_eq!(wire(&req, v), req);
+            }
+        }
+        let all = describe_share_offsets_request("g", None);
+        assert!(all.groups[0].topics.is_none(), "null topics = every topic");
+    }
+
+    #[test]
+    fn delete_request_known_bytes() {
+        let req = DeleteShareGroupOffsetsRequest::default()
+            .with_group_id("g".into())
+            .with_topics(vec![
+                DeleteShareGroupOffsetsRequestTopic::default().with_topic_name("t".into())
+            ]);
+        let mut buf = BytesMut::new();
+        req.encode(&mut buf, 0).unwrap();
+        // compact "g", compact array of 1 { compact "t", no tags }, no tags.
+        assert_eq!(&buf[..], &[0x02, b'g', 0x02, 0x02, b't', 0x00, 0x00]);
+    }
+
+    #[test]
+    fn alter_request_groups_partitions_by_topic() {
+        let offsets: BTreeMap<TopicPartition, i64> = [
+            (("a".to_owned(), 1), 10),
+            (("a".to_owned(), 0), 5),
+            (("b".to_owned(), 0), -1),
+        ]
+        .into();
+        let req = wire(&alter_share_offsets_request("g", &offsets), 0);
+        assert_eq!(req.group_id, "g");
+        let shape: Vec<(String, Vec<(i32, i64)>)> = req
+            .topics
+            .iter()
+            .map(|t| {
+                let ps = t
+                    .partitions
+                    .iter()
+                    .map(|p| (p.partition_index, p.start_offset));
+                (t.topic_name.clone(), ps.collect())
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                ("a".to_owned(), vec![(0, 5), (1, 10)]),
+                ("b".to_owned(), vec![(0, -1)])
+            ]
+        );
+    }
+
+    #[test]
+    fn describe_response_gives_typed_per_partition_results() {
+        let resp = DescribeShareGroupOffsetsResponse::default().with_groups(vec![
+            DescribeShareGroupOffsetsResponseGroup::default()
+                .with_group_id("g".into())
+                .with_topics(vec![DescribeShareGroupOffsetsResponseTopic::default()
+                    .with_topic_name("t".into())
+                    .with_partitions(vec![
+                        DescribeShareGroupOffsetsResponsePartition::default()
+                            .with_partition_index(0)
+                            .with_start_offset(42)
+                            .with_leader_epoch(3)
+                            .with_lag(7),
+                        DescribeShareGroupOffsetsResponsePartition::default()
+                            .with_partition_index(1)
+                            .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code()),
+                    ])]),
+            DescribeShareGroupOffsetsResponseGroup::default()
+                .with_group_id("locked".into())
+                .with_error_code(ErrorCode::GROUP_AUTHORIZATION_FAILED.code())
+                .with_error_message(Some("denied".into())),
+        ]);
+        for v in 0..=1 {
+            let resp = wire(&resp, v);
+            let got = share_offsets_from(&resp, "g").unwrap();
+            let p0 = got[&("t".to_owned(), 0)].as_ref().unwrap();
+            assert_eq!((p0.start_offset, p0.leader_epoch), (42, 3));
+            // Lag only exists from v1 on; v0 decodes it as the default.
+            assert_eq!(p0.lag, if v >= 1 { 7 } else { -1 });
+            assert_eq!(
+                code_of(&got[&("t".to_owned(), 1)]),
+                ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            );
+            let locked = share_offsets_from(&resp, "locked");
+            assert_eq!(code_of(&locked), ErrorCode::GROUP_AUTHORIZATION_FAILED);
+            assert!(locked.unwrap_err().to_string().contains("denied"));
+            assert!(share_offsets_from(&resp, "absent").is_err());
+        }
+    }
+
+    #[test]
+    fn alter_and_delete_responses_top_level_and_per_item() {
+        let alter = AlterShareGroupOffsetsResponse::default().with_responses(vec![
+            AlterShareGroupOffsetsResponseTopic::default()
+                .with_topic_name("t".into())
+                .with_partitions(vec![
+                    AlterShareGroupOffsetsResponsePartition::default().with_partition_index(0),
+                    AlterShareGroupOffsetsResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_error_code(ErrorCode::INVALID_REQUEST.code()),
+                ]),
+        ]);
+        let got = altered_share_offsets_from(&wire(&alter, 0), "g").unwrap();
+        assert!(got[&("t".to_owned(), 0)].is_ok());
+        assert_eq!(
+            code_of(&got[&("t".to_owned(), 1)]),
+            ErrorCode::INVALID_REQUEST
+        );
+        let non_empty = AlterShareGroupOffsetsResponse::default()
+            .with_error_code(ErrorCode::NON_EMPTY_GROUP.code());
+        assert_eq!(
+            code_of(&altered_share_offsets_from(&wire(&non_empty, 0), "g")),
+            ErrorCode::NON_EMPTY_GROUP
+        );
+
+        let delete = DeleteShareGroupOffsetsResponse::default().with_responses(vec![
+            DeleteShareGroupOffsetsResponseTopic::default().with_topic_name("a".into()),
+            DeleteShareGroupOffsetsResponseTopic::default()
+                .with_topic_name("b".into())
+                .with_error_code(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code()),
+        ]);
+        let got = deleted_share_offsets_from(&wire(&delete, 0), "g").unwrap();
+        assert!(got["a"].is_ok());
+        assert_eq!(code_of(&got["b"]), ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        let missing = DeleteShareGroupOffsetsResponse::default()
+            .with_error_code(ErrorCode::GROUP_ID_NOT_FOUND.code());
+        assert_eq!(
+            code_of(&deleted_share_offsets_from(&wire(&missing, 0), "g")),
+            ErrorCode::GROUP_ID_NOT_FOUND
+        );
+    }
+}
