@@ -396,3 +396,30 @@ async fn groups_and_cross_client_data() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_coordinator_lookups_share_one_batch() {
+    let Some((_tansu, admin)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let client = admin.client().clone();
+        // Tansu speaks FindCoordinator v4+, so lookups queued together go
+        // out as one request with several keys.
+        let lookups = (0..8).map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .coordinator(rkafka_client_core::CoordinatorKind::Group, &format!("g{i}"))
+                    .await
+            })
+        });
+        let broker = *client.metadata().brokers.keys().next().unwrap();
+        for l in lookups.collect::<Vec<_>>() {
+            assert_eq!(l.await.unwrap().unwrap(), broker);
+        }
+        assert_eq!(client.view().coordinators.len(), 8);
+    })
+    .await
+    .expect("test timed out");
+}

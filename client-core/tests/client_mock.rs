@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rkafka_client_core::admin::{Admin, OffsetSpec};
+use rkafka_client_core::client::MetadataRecoveryStrategy;
 use rkafka_client_core::{Client, ClientConfig, CoordinatorKind, Target};
 use rkafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use rkafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
@@ -387,6 +388,45 @@ async fn rebootstrap_when_every_known_broker_is_gone() {
         };
         produce_ok(&client, "t", 3, &["again"]).await;
         up.await.unwrap();
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recovery_none_does_not_rebootstrap() {
+    let Some(mock) = MockCluster::start(2, &["t:2:2"]).await else {
+        return;
+    };
+    let mut cfg = config(&mock.bootstrap);
+    cfg.metadata_recovery_strategy = MetadataRecoveryStrategy::None;
+    cfg.default_api_timeout = Duration::from_secs(3);
+    let client = Client::connect(cfg).await.expect("connect");
+    tokio::time::timeout(LIMIT, async {
+        for (id, _) in &mock.brokers {
+            mock.command(&format!("advertise {id} 127.0.0.1 1")).await;
+        }
+        client.refresh_metadata(&[]).await.unwrap();
+        for (id, port) in &mock.brokers {
+            mock.command(&format!("advertise {id} 127.0.0.1 {port}"))
+                .await;
+        }
+        let started = std::time::Instant::now();
+        let err = client
+            .send_to_any(ApiVersionsRequest::default())
+            .await
+            .expect_err("no known broker is reachable");
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "bounded by the deadline"
+        );
+        assert_eq!(client.view().rebootstraps, 0, "{err}");
+        // An explicit rebootstrap still finds the cluster.
+        client.rebootstrap().await.unwrap();
+        client
+            .send_to_any(ApiVersionsRequest::default())
+            .await
+            .unwrap();
     })
     .await
     .expect("test timed out");

@@ -23,6 +23,7 @@ pub use self::config::{ClientConfig, ClientConfigBuilder, MetadataRecoveryStrate
 use crate::error::Error;
 use crate::metadata::task::{self, Command};
 use crate::metadata::{ClusterMetadata, ClusterView};
+use crate::retry::{classify_error, RetryBackoff};
 use crate::route::{CoordinatorKind, Target};
 
 /// A handle to a Kafka cluster. Cheap to clone; the background task stops
@@ -46,7 +47,8 @@ impl Client {
     }
 
     /// Starts the client and waits for the first metadata (brokers only),
-    /// for at most `default.api.timeout.ms`.
+    /// retrying with backoff for at most `default.api.timeout.ms` (brokers
+    /// that are still starting get that long to come up).
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid config; the last connection or
@@ -56,14 +58,23 @@ impl Client {
     /// Cancel safe: dropping the future drops the client.
     pub async fn connect(cfg: ClientConfig) -> Result<Self, Error> {
         let client = Self::start(cfg)?;
-        let deadline = client.inner.cfg.default_api_timeout;
-        match tokio::time::timeout(deadline, client.refresh_metadata(&[])).await {
-            Ok(Ok(_)) => Ok(client),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::Timeout {
-                what: "bootstrap".into(),
-                after: deadline,
-            }),
+        let cfg = &client.inner.cfg;
+        let deadline = tokio::time::Instant::now() + cfg.default_api_timeout;
+        let mut backoff = RetryBackoff::new(cfg.retry_backoff, cfg.retry_backoff_max, deadline);
+        loop {
+            let err = match tokio::time::timeout(backoff.remaining(), client.refresh_metadata(&[]))
+                .await
+            {
+                Ok(Ok(_)) => return Ok(client),
+                Ok(Err(e)) => e,
+                Err(_) => Error::Timeout {
+                    what: "bootstrap".into(),
+                    after: cfg.default_api_timeout,
+                },
+            };
+            if !classify_error(&err).is_retry() || !backoff.wait().await {
+                return Err(err);
+            }
         }
     }
 
