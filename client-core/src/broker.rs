@@ -150,17 +150,20 @@ impl Broker {
 
     /// Sends `req` at the negotiated version on this purpose's connection.
     ///
-    /// A request that fails because the connection died is not retried here:
-    /// whether that is safe depends on the request (Produce without
-    /// idempotence is not), so the caller decides; the next call reconnects.
+    /// A request that never reached the wire ([`Error::NotSent`]: the
+    /// connection died while it waited) is resent once on a fresh
+    /// connection: that cannot apply it twice. One that may have reached the
+    /// broker is not retried here: whether that is safe depends on the
+    /// request (Produce without idempotence is not), so the caller decides;
+    /// the next call reconnects.
     ///
     /// # Cancel safety
     /// Cancel safe, as [`BrokerConnection::send`].
     pub async fn send<R: Request>(&self, req: R) -> Result<R::Response, Error> {
-        self.connection().await?.send(req).await
+        self.send_inner(&req, None).await
     }
 
-    /// Sends `req` at `version`.
+    /// Sends `req` at `version`, with the same resend rule as [`Self::send`].
     ///
     /// # Cancel safety
     /// Cancel safe, as [`BrokerConnection::send`].
@@ -169,7 +172,29 @@ impl Broker {
         req: R,
         version: i16,
     ) -> Result<R::Response, Error> {
-        self.connection().await?.send_version(req, version).await
+        self.send_inner(&req, Some(version)).await
+    }
+
+    async fn send_inner<R: Request>(
+        &self,
+        req: &R,
+        version: Option<i16>,
+    ) -> Result<R::Response, Error> {
+        let mut resent = false;
+        loop {
+            let conn = self.connection().await?;
+            let v = match version {
+                Some(v) => v,
+                None => conn.version_for::<R>()?,
+            };
+            match conn.send_ref(req, v, conn.request_timeout()).await {
+                Err(e @ Error::NotSent { .. }) if !resent => {
+                    tracing::debug!(broker = %self.addr, api = R::API_KEY.name(), error = %e, "resending a request that never reached the wire");
+                    resent = true;
+                }
+                r => return r,
+            }
+        }
     }
 }
 

@@ -91,6 +91,14 @@ pub enum Error {
         /// The broker address.
         broker: String,
     },
+    /// The request never reached the wire: the connection died (for
+    /// `cause`) while it waited for a slot or in the send queue. Resending it
+    /// cannot duplicate it, even for requests that are not idempotent;
+    /// [`crate::broker::Broker`] does so once on a fresh connection.
+    NotSent {
+        /// Why the connection could not take it.
+        cause: Arc<Error>,
+    },
     /// The request was cancelled before it reached the wire.
     Cancelled,
     /// The configuration is invalid.
@@ -224,6 +232,9 @@ impl fmt::Display for Error {
             Self::ConnectionClosed { broker } => {
                 write!(f, "connection to broker {broker} closed; retry the request")
             }
+            Self::NotSent { cause } => {
+                write!(f, "request not sent ({cause}); it is safe to resend")
+            }
             Self::Cancelled => f.write_str("request cancelled before it was sent"),
             Self::Config { reason } => write!(f, "invalid configuration: {reason}"),
             Self::Kafka {
@@ -252,7 +263,7 @@ impl std::error::Error for Error {
             Self::Io { source, .. } => Some(source.as_ref()),
             Self::Decode { source, .. } => Some(source),
             Self::Encode { source, .. } => Some(source),
-            Self::ConnectionPoisoned { cause } => Some(cause.as_ref()),
+            Self::ConnectionPoisoned { cause } | Self::NotSent { cause } => Some(cause.as_ref()),
             _ => None,
         }
     }
@@ -274,6 +285,15 @@ impl Error {
         }
     }
 
+    /// Whether the request certainly did not reach the broker, so resending
+    /// it cannot apply it twice.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(
+            self,
+            Self::NotSent { .. } | Self::Cancelled | Self::Encode { .. }
+        )
+    }
+
     /// Whether retrying (on a new connection if needed) may succeed.
     ///
     /// Authentication, configuration and version errors are not retriable:
@@ -286,7 +306,7 @@ impl Error {
             | Self::FrameTooLarge { .. }
             | Self::Protocol { .. }
             | Self::Decode { .. } => true,
-            Self::ConnectionPoisoned { cause } => cause.is_retriable(),
+            Self::ConnectionPoisoned { cause } | Self::NotSent { cause } => cause.is_retriable(),
             Self::Kafka { code, .. } => code.is_retriable(),
             Self::NoRoute { .. } => true,
             _ => false,

@@ -26,7 +26,7 @@ fn cfg() -> Arc<ConnectionConfig> {
 
 fn root(e: &Error) -> &Error {
     match e {
-        Error::ConnectionPoisoned { cause } => root(cause),
+        Error::ConnectionPoisoned { cause } | Error::NotSent { cause } => root(cause),
         e => e,
     }
 }

@@ -204,11 +204,9 @@ async fn fault(script: fn(TcpStream) -> futures_like::BoxFut, check: fn(&Error) 
         start.elapsed() < Duration::from_secs(1),
         "dead connection did not fail fast"
     );
+    // The second request never reached the wire: safe to resend.
     assert!(
-        matches!(
-            e2,
-            Error::ConnectionPoisoned { .. } | Error::ConnectionClosed { .. }
-        ),
+        matches!(e2, Error::NotSent { .. }) && e2.is_not_sent(),
         "{e2:?}"
     );
     assert!(conn.is_closed());
@@ -317,6 +315,47 @@ async fn wrong_correlation_id_poisons() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn requests_that_never_reached_the_wire_say_so() {
+    // One slot; the peer reads the first request then hangs up. The second
+    // request is still waiting for the slot: it must come back as NotSent
+    // (safe to resend), the first as maybe-sent.
+    let addr = peer(|mut s| {
+        Box::pin(async move {
+            let _ = read_frame(&mut s).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }) as futures_like::BoxFut
+    })
+    .await;
+    let conn = open(
+        &addr,
+        ConnOptions {
+            max_in_flight: 1,
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = conn.send_frame(request(b"1"), true, T);
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        conn.send_frame(request(b"2"), true, T).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    let first = first.unwrap_err();
+    assert!(matches!(first, Error::ConnectionClosed { .. }), "{first:?}");
+    assert!(!first.is_not_sent());
+    let second = second.unwrap_err();
+    assert!(second.is_not_sent(), "{second:?}");
+    assert!(second.is_retriable());
+    // A closed connection refuses new requests the same way.
+    conn.close();
+    assert!(conn
+        .send_frame(request(b"3"), true, T)
+        .await
+        .unwrap_err()
+        .is_not_sent());
 }
 
 #[tokio::test]

@@ -281,7 +281,10 @@ async fn stunnel_verified_and_unknown_ca() {
     let Some(st) = Stunnel::start(&server_ca, None).await else {
         return;
     };
-    assert_eq!(metadata_over(st.port, trusting(&server_ca)).await.unwrap(), 7);
+    assert_eq!(
+        metadata_over(st.port, trusting(&server_ca)).await.unwrap(),
+        7
+    );
     let e = metadata_over(st.port, trusting(&ca("other CA")))
         .await
         .unwrap_err();

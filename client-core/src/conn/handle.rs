@@ -248,9 +248,9 @@ impl RawConnection {
         let permit = if slotted {
             let permit = tokio::select! {
                 p = self.inner.slots.clone().acquire_owned() => p,
-                () = shared.token.cancelled() => return Err(shared.dead_error()),
+                () = shared.token.cancelled() => return Err(shared.not_sent_error()),
             };
-            Some(permit.map_err(|_| shared.dead_error())?)
+            Some(permit.map_err(|_| shared.not_sent_error())?)
         } else {
             None
         };
@@ -266,7 +266,7 @@ impl RawConnection {
             .commands
             .send(cmd)
             .await
-            .map_err(|_| shared.dead_error())?;
+            .map_err(|_| shared.not_sent_error())?;
         match rx.await {
             Ok(r) => r,
             // The tasks dropped the request without answering: they died.

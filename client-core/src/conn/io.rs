@@ -47,6 +47,13 @@ impl Shared {
         self.token.cancel();
     }
 
+    /// The error for a request the dead connection never wrote.
+    pub(crate) fn not_sent_error(&self) -> Error {
+        Error::NotSent {
+            cause: Arc::new(self.dead_error()),
+        }
+    }
+
     /// The error every request on a dead connection fails with.
     pub(crate) fn dead_error(&self) -> Error {
         match self.cause.get() {
@@ -264,7 +271,7 @@ pub(crate) async fn writer(
         shared.poison(e);
     }
     // Requests still queued never reached the wire.
-    let err = shared.dead_error();
+    let err = shared.not_sent_error();
     commands.close();
     while let Ok(cmd) = commands.try_recv() {
         let _ = cmd.reply.send(Err(err.clone()));

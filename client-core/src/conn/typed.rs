@@ -77,7 +77,23 @@ impl BrokerConnection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response, Error> {
-        send_typed(&self.raw, &self.cfg.client_id, &req, version, timeout, true).await
+        self.send_ref(&req, version, timeout).await
+    }
+
+    /// [`Self::send_with_timeout`] by reference, so a caller can resend the
+    /// same request after [`Error::NotSent`] without cloning it.
+    pub(crate) async fn send_ref<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response, Error> {
+        send_typed(&self.raw, &self.cfg.client_id, req, version, timeout, true).await
+    }
+
+    /// `request.timeout.ms`.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.cfg.request_timeout
     }
 
     /// The version [`Self::send`] would use for `R`.
