@@ -226,10 +226,9 @@ impl MetadataTask {
             }
             tracing::info!("no known broker answered; rebootstrapping");
         }
-        match self.refresh_from_bootstrap(topics.as_deref()).await {
-            Ok(()) => Ok(()),
-            Err(e) => Err(last_err.map_or(e.clone(), |_| e)),
-        }
+        // The bootstrap attempt's error is the more useful one: it is the
+        // last thing tried and names the bootstrap addresses.
+        self.refresh_from_bootstrap(topics.as_deref()).await
     }
 
     async fn rebootstrap(&mut self) -> Result<(), Error> {
