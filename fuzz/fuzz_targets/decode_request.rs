@@ -11,17 +11,22 @@ use rkafka_protocol::messages::RequestKind;
 use rkafka_protocol::ApiKey;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((key, version, body)) = split(data) else { return };
+    let Some((key, version, body)) = split(data) else {
+        return;
+    };
     let mut input = Bytes::copy_from_slice(body);
     if let Ok(msg) = RequestKind::decode(key, &mut input, version) {
         // Compare bytes, not values: a float field may hold NaN.
         let mut first = BytesMut::new();
-        msg.encode(&mut first, version).expect("a decoded request re-encodes");
+        msg.encode(&mut first, version)
+            .expect("a decoded request re-encodes");
         assert_eq!(first.len(), msg.encoded_size(version));
         let first = first.freeze();
         let again = RequestKind::decode(key, &mut first.clone(), version).expect("re-decodes");
         let mut second = BytesMut::new();
-        again.encode(&mut second, version).expect("re-encodes again");
+        again
+            .encode(&mut second, version)
+            .expect("re-encodes again");
         assert_eq!(second.freeze(), first);
     }
 });

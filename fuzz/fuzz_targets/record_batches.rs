@@ -10,11 +10,13 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use rkafka_protocol::records::{
-    Compression, DecodeOptions, FetchBatches, NewRecord, RecordBatch, RecordBatchBuilder,
+    Compression, DecodeOptions, FetchBatches, Header, NewRecord, RecordBatch, RecordBatchBuilder,
 };
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, rest)) = data.split_first() else { return };
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
     let mut options = DecodeOptions::default();
     options.verify_crc = flags & 1 == 1;
     options.max_decompressed_size = 1 << 20;
@@ -34,12 +36,13 @@ fn reencode(batch: &RecordBatch, options: &DecodeOptions) {
     let mut builder = RecordBatchBuilder::new()
         .base_offset(batch.header.base_offset)
         .compression(Compression::None);
-    for r in &batch.records {
+    for r in batch.records() {
+        let headers: Vec<Header> = r.headers().map(|h| h.to_header()).collect();
         let record = NewRecord {
-            timestamp: batch.timestamp_of(r),
-            key: r.key.as_deref(),
-            value: r.value.as_deref(),
-            headers: &r.headers,
+            timestamp: r.timestamp(),
+            key: r.key(),
+            value: r.value(),
+            headers: &headers,
         };
         if builder.push(&record).is_err() {
             return; // e.g. offset deltas that do not fit a fresh batch
@@ -48,8 +51,12 @@ fn reencode(batch: &RecordBatch, options: &DecodeOptions) {
     let Ok(bytes) = builder.finish() else { return };
     let mut input = bytes;
     let again = RecordBatch::decode(&mut input, options).expect("our own batch decodes");
-    assert_eq!(again.records.len(), batch.records.len());
-    for (a, b) in again.records.iter().zip(&batch.records) {
-        assert_eq!((&a.key, &a.value, &a.headers), (&b.key, &b.value, &b.headers));
+    assert_eq!(again.len(), batch.len());
+    for (a, b) in again.records().zip(batch.records()) {
+        assert_eq!((a.key(), a.value()), (b.key(), b.value()));
+        assert!(a
+            .headers()
+            .map(|h| (h.key(), h.value()))
+            .eq(b.headers().map(|h| (h.key(), h.value()))));
     }
 }

@@ -22,9 +22,13 @@ fn main() -> std::io::Result<()> {
             head.extend_from_slice(&(key as i16).to_be_bytes());
             head.extend_from_slice(&version.to_be_bytes());
             let mut req = head.clone();
-            RequestKind::arbitrary(key, &mut g, version).encode(&mut req, version).unwrap();
+            RequestKind::arbitrary(key, &mut g, version)
+                .encode(&mut req, version)
+                .unwrap();
             let mut resp = head;
-            ResponseKind::arbitrary(key, &mut g, version).encode(&mut resp, version).unwrap();
+            ResponseKind::arbitrary(key, &mut g, version)
+                .encode(&mut resp, version)
+                .unwrap();
             let name = format!("{}_v{version}", key.name());
             std::fs::write(root.join("decode_request").join(&name), &req)?;
             std::fs::write(root.join("decode_response").join(&name), &resp)?;
@@ -36,7 +40,10 @@ fn main() -> std::io::Result<()> {
 /// Small batches of every codec, each twice: with CRC checks on and off.
 fn write_batch_seeds(dir: &Path) -> std::io::Result<()> {
     use rkafka_protocol::records::{Compression, Header, NewRecord, RecordBatchBuilder};
-    let headers = [Header::new("h", Some(&b"v"[..])), Header::new("n", None::<&[u8]>)];
+    let headers = [
+        Header::new("h", Some(&b"v"[..])),
+        Header::new("n", None::<&[u8]>),
+    ];
     for codec in [
         Compression::None,
         Compression::Gzip,
@@ -44,7 +51,9 @@ fn write_batch_seeds(dir: &Path) -> std::io::Result<()> {
         Compression::Lz4,
         Compression::Zstd,
     ] {
-        let mut b = RecordBatchBuilder::new().compression(codec).producer(7, 1, 0);
+        let mut b = RecordBatchBuilder::new()
+            .compression(codec)
+            .producer(7, 1, 0);
         for i in 0..4u8 {
             let value = [i; 24];
             b.push(&NewRecord {
