@@ -544,3 +544,54 @@ fn long_varints_round_trip() {
         assert_eq!(batch.header.max_timestamp, i64::MAX / 2);
     }
 }
+
+#[test]
+fn varint_width_boundaries_round_trip_with_exact_sizes() {
+    // Lengths and deltas at the one/two/three-byte varint boundaries, where
+    // the builder's fast path for small records hands over to the general one.
+    let lens = [0usize, 63, 64, 127, 128, 4095, 4096, 4097, 8191, 8192, 8193];
+    let deltas = [0i64, 63, 64, -64, -65, 8191, 8192, -8192, -8193, 1 << 40];
+    let mut records = Vec::new();
+    for (i, &len) in lens.iter().enumerate() {
+        for &d in &deltas {
+            records.push(Flat {
+                offset: records.len() as i64,
+                timestamp: 1_000_000 + d,
+                key: (i % 2 == 0).then(|| vec![1u8; len / 2]),
+                value: Some(vec![2u8; len]),
+                headers: Vec::new(),
+            });
+        }
+    }
+    // The first record sets the base timestamp: make it the smallest delta's anchor.
+    records.insert(
+        0,
+        Flat {
+            offset: 0,
+            timestamp: 1_000_000,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+        },
+    );
+    for (i, r) in records.iter_mut().enumerate() {
+        r.offset = i as i64;
+    }
+    let mut b = RecordBatchBuilder::new();
+    for r in &records {
+        let rec = NewRecord {
+            timestamp: r.timestamp,
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            headers: &[],
+        };
+        let predicted = b.size_of(&rec).unwrap();
+        let before = b.encoded_size();
+        assert_eq!(b.push(&rec).unwrap(), predicted);
+        assert_eq!(b.encoded_size(), before + predicted);
+    }
+    let size = b.encoded_size();
+    let bytes = b.finish().unwrap();
+    assert_eq!(bytes.len(), size);
+    assert!(flatten(&decode_one(&bytes)) == records);
+}

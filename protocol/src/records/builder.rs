@@ -14,7 +14,7 @@ use super::batch::{
 use super::compression::{compress, Compression};
 use super::crc::fill_batch_crc;
 use super::error::RecordsError;
-use super::record::{body_size, framed_size, write_record, NewRecord};
+use super::record::{body_size, framed_size, write_record, write_simple, NewRecord};
 
 /// Builds one record batch v2.
 ///
@@ -186,6 +186,16 @@ impl RecordBatchBuilder {
     #[inline]
     pub fn push(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
         let (ts, od) = self.deltas(record.timestamp)?;
+        // A simple record is at most 16 KiB, so the batch-size check below
+        // only matters once the batch is within that of 2 GiB.
+        if self.buf.len() < (i32::MAX as usize) >> 1 {
+            if let Some(size) = write_simple(&mut self.buf, record, ts, od) {
+                self.base_timestamp.get_or_insert(record.timestamp);
+                self.max_timestamp = self.max_timestamp.max(record.timestamp);
+                self.count += 1;
+                return Ok(size);
+            }
+        }
         let body = body_size(record, ts, od)?;
         let size = framed_size(body);
         if self.buf.len() - LOG_OVERHEAD + size > i32::MAX as usize {
