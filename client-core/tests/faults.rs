@@ -211,3 +211,32 @@ async fn a_stalled_fetch_connection_does_not_delay_admin_requests() {
     let e = stalled.await.unwrap().unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
 }
+
+#[tokio::test]
+async fn reconnect_attempts_back_off_exponentially() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    drop(l);
+    let cfg = Arc::new(
+        ConnectionConfig::builder()
+            .reconnect_backoff(Duration::from_millis(100))
+            .reconnect_backoff_max(Duration::from_millis(400))
+            .build(),
+    );
+    let b = Broker::new(addr, ConnPurpose::Admin, cfg);
+    // Attempt 1 is immediate; each later one waits 100, 200, 400, 400 ms
+    // (±20 % jitter) after the previous failure.
+    let nominal = [0u64, 100, 200, 400, 400];
+    for (i, ms) in nominal.into_iter().enumerate() {
+        let start = Instant::now();
+        let e = b.connection().await.unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(e, Error::Io { .. }), "{e:?}");
+        let lo = Duration::from_millis(ms * 8 / 10);
+        let hi = Duration::from_millis(ms * 12 / 10 + 300);
+        assert!(
+            took >= lo && took <= hi,
+            "attempt {i}: waited {took:?}, expected about {ms} ms"
+        );
+    }
+}
