@@ -13,8 +13,8 @@ use super::batch::{
 };
 use super::compression::{compress, Compression};
 use super::crc::fill_batch_crc;
+use super::encode::{body_size, framed_size, write_record, write_simple, NewRecord};
 use super::error::RecordsError;
-use super::record::{body_size, framed_size, write_record, write_simple, NewRecord};
 
 /// Builds one record batch v2.
 ///

@@ -10,8 +10,9 @@ use bytes::Bytes;
 
 use super::batch::RecordBatch;
 use super::builder::RecordBatchBuilder;
+use super::encode::NewRecord;
 use super::error::RecordsError;
-use super::record::{NewRecord, Record};
+use super::record::Record;
 
 /// The control record key version this crate writes.
 const KEY_VERSION: i16 = 0;

@@ -25,6 +25,7 @@ mod builder;
 mod compression;
 mod control;
 mod crc;
+mod encode;
 mod error;
 mod fetch;
 mod header;
@@ -38,8 +39,9 @@ pub use batch::{
 pub use builder::RecordBatchBuilder;
 pub use compression::Compression;
 pub use control::ControlRecord;
+pub use encode::NewRecord;
 pub use error::RecordsError;
 pub use fetch::{FetchBatches, Incomplete, RawBatch};
 pub use header::Header;
-pub use record::{NewRecord, Record};
+pub use record::Record;
 pub use view::{HeaderRef, Headers, RecordRef, Records};

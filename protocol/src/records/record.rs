@@ -1,4 +1,4 @@
-//! One record inside a batch: its wire layout, decoder and encoder.
+//! One record inside a batch: its wire layout and decoder (the encoder is in `encode.rs`).
 //!
 //! ```text
 //! length varint | attributes i8 | timestampDelta varlong | offsetDelta varint
@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Decoding is the hot path of a consumer, so it indexes into one `&[u8]` with
-//! explicit bounds checks, takes the one-byte varint case inline, and stores
+//! explicit bounds checks, takes one- and two-byte varints inline, and stores
 //! each record as a small fixed-size entry of deltas and spans. Turning a span
 //! into a `Bytes` slice costs an atomic reference-count increment (and another
 //! on drop); doing that for every key and value during decode would take more
@@ -18,9 +18,7 @@ use bytes::Bytes;
 
 use super::error::RecordsError;
 use super::header::Header;
-use crate::primitives::varint::{
-    decode_varint, decode_varlong, uvarlong_size, varint_size, varlong_size,
-};
+use crate::primitives::varint::{decode_varint, decode_varlong};
 
 /// The fewest bytes a record can take: a one-byte length, then attributes,
 /// timestamp delta, offset delta, key length, value length and header count
@@ -272,219 +270,4 @@ pub(crate) fn decode_records(
         });
     }
     Ok((entries, headers))
-}
-
-/// A record to append to a [`super::RecordBatchBuilder`], borrowing its data:
-/// the builder copies it straight into the batch buffer.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NewRecord<'a> {
-    /// Absolute timestamp in milliseconds since the epoch.
-    pub timestamp: i64,
-    /// The key; `None` for a null key.
-    pub key: Option<&'a [u8]>,
-    /// The value; `None` for a null value (a tombstone).
-    pub value: Option<&'a [u8]>,
-    /// The headers, in order.
-    pub headers: &'a [Header],
-}
-
-/// Largest length a record field may have: lengths are `int32` varints.
-const MAX_FIELD: usize = i32::MAX as usize;
-
-/// Bytes of a nullable field: its zig-zag length, then its bytes. Lengths
-/// past `i32::MAX` still give a (too large) size, which the caller rejects.
-#[inline(always)]
-fn field_size(len: Option<usize>) -> usize {
-    match len {
-        None => 1,
-        Some(n) => uvarlong_size((n as u64) << 1).saturating_add(n),
-    }
-}
-
-/// Bytes of a record body (everything after its length prefix).
-///
-/// Sums without checking each field: the body only fits when the total is
-/// at most `i32::MAX`, and then so does every field, so one check at the end
-/// covers them all.
-#[inline]
-pub(crate) fn body_size(
-    r: &NewRecord<'_>,
-    timestamp_delta: i64,
-    offset_delta: i32,
-) -> Result<usize, RecordsError> {
-    let mut size = 1 + varlong_size(timestamp_delta) + varint_size(offset_delta);
-    size = size
-        .saturating_add(field_size(r.key.map(<[u8]>::len)))
-        .saturating_add(field_size(r.value.map(<[u8]>::len)))
-        .saturating_add(field_size(Some(r.headers.len())) - r.headers.len());
-    for h in r.headers {
-        size = size
-            .saturating_add(field_size(Some(h.key.len())))
-            .saturating_add(field_size(h.value.as_ref().map(Bytes::len)));
-    }
-    if size > MAX_FIELD {
-        return Err(RecordsError::TooLarge {
-            what: "record",
-            size,
-        });
-    }
-    Ok(size)
-}
-
-/// Bytes a record takes in the batch, length prefix included, given its body size.
-#[inline]
-pub(crate) fn framed_size(body: usize) -> usize {
-    varint_size(body as i32) + body
-}
-
-/// Writes into a record's bytes, already sized and zeroed in the batch
-/// buffer. Writing in place keeps the varints as single-byte stores (no
-/// per-byte capacity check) and leaves one `memmove` per key and value.
-struct Cursor<'a> {
-    buf: &'a mut [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    #[inline(always)]
-    fn uvarlong(&mut self, mut v: u64) {
-        // One- and two-byte values (most lengths and deltas) as one store.
-        if v < 0x80 {
-            self.buf[self.pos] = v as u8;
-            self.pos += 1;
-            return;
-        }
-        if v < 0x4000 {
-            self.buf[self.pos..self.pos + 2].copy_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
-            self.pos += 2;
-            return;
-        }
-        while v >= 0x80 {
-            self.buf[self.pos] = (v as u8) | 0x80;
-            self.pos += 1;
-            v >>= 7;
-        }
-        self.buf[self.pos] = v as u8;
-        self.pos += 1;
-    }
-
-    #[inline(always)]
-    fn varint(&mut self, v: i32) {
-        self.uvarlong(u64::from(((v << 1) ^ (v >> 31)) as u32));
-    }
-
-    #[inline(always)]
-    fn varlong(&mut self, v: i64) {
-        self.uvarlong(((v << 1) ^ (v >> 63)) as u64);
-    }
-
-    #[inline(always)]
-    fn field(&mut self, b: Option<&[u8]>) {
-        match b {
-            None => self.varint(-1),
-            Some(b) => {
-                self.varint(b.len() as i32);
-                self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
-                self.pos += b.len();
-            }
-        }
-    }
-}
-
-/// Appends one or two varint bytes of `v` (which must be below 2^14).
-#[inline(always)]
-fn put_small(out: &mut Vec<u8>, v: u64) {
-    if v < 0x80 {
-        out.push(v as u8);
-    } else {
-        out.extend_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
-    }
-}
-
-/// The common record shape, encoded without the general size computation:
-/// no headers, and every length and delta small enough for a one- or
-/// two-byte varint (keys and values under 4 KiB, deltas under 8192). Returns
-/// the bytes appended, or `None` (having appended nothing) for any other
-/// record, which then takes the general path.
-///
-/// A producer pushes millions of these; the general path's per-field size
-/// checks and varint loops were most of the encoding time.
-#[inline]
-pub(crate) fn write_simple(
-    out: &mut Vec<u8>,
-    r: &NewRecord<'_>,
-    timestamp_delta: i64,
-    offset_delta: i32,
-) -> Option<usize> {
-    const SMALL: u64 = 1 << 14;
-    if !r.headers.is_empty() {
-        return None;
-    }
-    let zts = ((timestamp_delta << 1) ^ (timestamp_delta >> 63)) as u64;
-    let zod = u64::from(((offset_delta << 1) ^ (offset_delta >> 31)) as u32);
-    // Zig-zag lengths; -1 (null) is 1.
-    let zkey = r.key.map_or(1, |k| (k.len() as u64) << 1);
-    let zvalue = r.value.map_or(1, |v| (v.len() as u64) << 1);
-    if zts >= SMALL || zod >= SMALL || zkey >= SMALL || zvalue >= SMALL {
-        return None;
-    }
-    let size = |v: u64| 1 + usize::from(v >= 0x80);
-    let body = 1
-        + size(zts)
-        + size(zod)
-        + size(zkey)
-        + r.key.map_or(0, <[u8]>::len)
-        + size(zvalue)
-        + r.value.map_or(0, <[u8]>::len)
-        + 1;
-    let zbody = (body as u64) << 1;
-    if zbody >= SMALL {
-        return None;
-    }
-    let total = size(zbody) + body;
-    out.reserve(total);
-    put_small(out, zbody);
-    out.push(0); // attributes: none defined yet
-    put_small(out, zts);
-    put_small(out, zod);
-    put_small(out, zkey);
-    if let Some(k) = r.key {
-        out.extend_from_slice(k);
-    }
-    put_small(out, zvalue);
-    if let Some(v) = r.value {
-        out.extend_from_slice(v);
-    }
-    out.push(0); // no headers
-    Some(total)
-}
-
-/// Appends a record whose body size [`body_size`] computed (and checked).
-#[inline]
-pub(crate) fn write_record(
-    out: &mut Vec<u8>,
-    r: &NewRecord<'_>,
-    body: usize,
-    timestamp_delta: i64,
-    offset_delta: i32,
-) {
-    let at = out.len();
-    let total = framed_size(body);
-    out.resize(at + total, 0);
-    let mut c = Cursor {
-        buf: &mut out[at..],
-        pos: 0,
-    };
-    c.varint(body as i32);
-    c.pos += 1; // attributes: none defined yet, left 0
-    c.varlong(timestamp_delta);
-    c.varint(offset_delta);
-    c.field(r.key);
-    c.field(r.value);
-    c.varint(r.headers.len() as i32);
-    for h in r.headers {
-        c.field(Some(&h.key));
-        c.field(h.value.as_deref());
-    }
-    debug_assert_eq!(c.pos, total);
 }
