@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use rkafka_protocol::messages::{
     consumer_group_describe_response, share_group_describe_response, ConsumerGroupDescribeRequest,
     DeleteGroupsRequest, DescribeGroupsRequest, ListGroupsRequest, ListGroupsResponse,
@@ -159,7 +160,7 @@ impl Admin {
             md => md,
         };
         let mut out = GroupListings::default();
-        for &id in md.brokers.keys() {
+        let calls = md.brokers.keys().map(|&id| async move {
             let build = |version: i16| {
                 let mut req = ListGroupsRequest::default();
                 if version >= 4 {
@@ -177,6 +178,9 @@ impl Admin {
                 })
                 .await
                 .and_then(|resp| listings_from(&resp, id, states, types));
+            (id, r)
+        });
+        for (id, r) in join_all(calls).await {
             match r {
                 Ok(groups) => out.groups.extend(groups),
                 Err(e) => {
@@ -197,8 +201,9 @@ impl Admin {
         &self,
         groups: &[String],
     ) -> Result<GroupResults<GroupDescription>, Error> {
-        let mut out = BTreeMap::new();
-        for g in groups {
+        // Concurrent, so the coordinator lookups batch in one
+        // FindCoordinator where the broker allows.
+        let calls = groups.iter().map(|g| async move {
             let req = DescribeGroupsRequest::default().with_groups(vec![g.clone()]);
             let r = self
                 .client
@@ -236,9 +241,9 @@ impl Admin {
                             .collect(),
                     })
                 });
-            out.insert(g.clone(), r);
-        }
-        Ok(out)
+            (g.clone(), r)
+        });
+        Ok(join_all(calls).await.into_iter().collect())
     }
 
     /// Describes KIP-848 consumer groups (ConsumerGroupDescribe).
@@ -249,8 +254,9 @@ impl Admin {
         &self,
         groups: &[String],
     ) -> Result<GroupResults<ConsumerGroupDescription>, Error> {
-        let mut out = BTreeMap::new();
-        for g in groups {
+        // Concurrent, so the coordinator lookups batch in one
+        // FindCoordinator where the broker allows.
+        let calls = groups.iter().map(|g| async move {
             let req = ConsumerGroupDescribeRequest::default().with_group_ids(vec![g.clone()]);
             let r = self
                 .client
@@ -278,9 +284,9 @@ impl Admin {
                         members: d.members,
                     })
                 });
-            out.insert(g.clone(), r);
-        }
-        Ok(out)
+            (g.clone(), r)
+        });
+        Ok(join_all(calls).await.into_iter().collect())
     }
 
     /// Describes share groups (ShareGroupDescribe, KIP-932).
@@ -291,8 +297,9 @@ impl Admin {
         &self,
         groups: &[String],
     ) -> Result<GroupResults<ShareGroupDescription>, Error> {
-        let mut out = BTreeMap::new();
-        for g in groups {
+        // Concurrent, so the coordinator lookups batch in one
+        // FindCoordinator where the broker allows.
+        let calls = groups.iter().map(|g| async move {
             let req = ShareGroupDescribeRequest::default().with_group_ids(vec![g.clone()]);
             let r = self
                 .client
@@ -301,9 +308,9 @@ impl Admin {
                 })
                 .await
                 .and_then(|resp| share_description_from(resp, g));
-            out.insert(g.clone(), r);
-        }
-        Ok(out)
+            (g.clone(), r)
+        });
+        Ok(join_all(calls).await.into_iter().collect())
     }
 
     /// Deletes (empty) groups, each at its coordinator.
@@ -312,8 +319,9 @@ impl Admin {
     /// Not cancel safe in effect: a cancelled call may or may not have
     /// deleted the groups.
     pub async fn delete_groups(&self, groups: &[String]) -> Result<GroupResults<()>, Error> {
-        let mut out = BTreeMap::new();
-        for g in groups {
+        // Concurrent, so the coordinator lookups batch in one
+        // FindCoordinator where the broker allows.
+        let calls = groups.iter().map(|g| async move {
             let req = DeleteGroupsRequest::default().with_groups_names(vec![g.clone()]);
             let r = self
                 .client
@@ -329,9 +337,9 @@ impl Admin {
                         .ok_or_else(|| missing(format!("group {g}")))?;
                     check_code(|| format!("DeleteGroups {g}"), d.error_code, None)
                 });
-            out.insert(g.clone(), r);
-        }
-        Ok(out)
+            (g.clone(), r)
+        });
+        Ok(join_all(calls).await.into_iter().collect())
     }
 }
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use futures_util::future::join_all;
 use rkafka_protocol::messages::delete_records_request::{
     DeleteRecordsPartition, DeleteRecordsTopic,
 };
@@ -100,10 +101,7 @@ impl Admin {
                 }
                 Ok(req)
             };
-            let resp = self
-                .client
-                .send_built(Target::Broker(broker), build, |_: &_| ErrorCode::NONE)
-                .await?;
+            let resp = self.client.send_once(Target::Broker(broker), build).await?;
             let mut out = Vec::new();
             for t in resp.topics {
                 for p in t.partitions {
@@ -152,7 +150,10 @@ impl Admin {
                     })
                     .collect(),
                 );
-            let resp = self.client.send(Target::Broker(broker), req).await?;
+            let resp = self
+                .client
+                .send_once(Target::Broker(broker), |_| Ok(req.clone()))
+                .await?;
             let mut out = Vec::new();
             for t in resp.topics {
                 for p in t.partitions {
@@ -220,8 +221,13 @@ impl Admin {
                     }
                 }
             }
-            for (broker, batch) in by_broker {
-                match call(broker, batch.clone()).await {
+            // One request per leader, all in flight at once.
+            let call = &call;
+            let calls = by_broker
+                .into_iter()
+                .map(|(broker, batch)| async move { (call(broker, batch.clone()).await, batch) });
+            for (outcome, batch) in join_all(calls).await {
+                match outcome {
                     Ok(results) => {
                         for (tp, r) in results {
                             let Some(pos) = batch.iter().position(|(b, _)| *b == tp) else {

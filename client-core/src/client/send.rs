@@ -90,12 +90,7 @@ impl Client {
         let mut backoff = RetryBackoff::new(cfg.retry_backoff, cfg.retry_backoff_max, deadline);
         let purpose = purpose_for(R::API_KEY);
         loop {
-            let attempt = async {
-                let broker = self.broker_for(&target, purpose, deadline).await?;
-                let conn = broker.connection().await?;
-                let version = conn.version_for::<R>()?;
-                conn.send_version(build(version)?, version).await
-            };
+            let attempt = self.attempt(&target, purpose, deadline, &build);
             let result = match timeout(backoff.remaining(), attempt).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::Timeout {
@@ -119,6 +114,35 @@ impl Client {
                 return outcome;
             }
         }
+    }
+
+    /// Sends once, without retrying: for callers that retry per item
+    /// themselves (the admin calls that fan out to partition leaders).
+    /// Routing may still refresh metadata or look up a coordinator once.
+    ///
+    /// # Cancel safety
+    /// As [`Self::send`].
+    pub async fn send_once<R: Request>(
+        &self,
+        target: Target,
+        build: impl Fn(i16) -> Result<R, Error>,
+    ) -> Result<R::Response, Error> {
+        let deadline = Instant::now() + self.inner.cfg.default_api_timeout;
+        self.attempt(&target, purpose_for(R::API_KEY), deadline, &build)
+            .await
+    }
+
+    async fn attempt<R: Request>(
+        &self,
+        target: &Target,
+        purpose: ConnPurpose,
+        deadline: Instant,
+        build: &impl Fn(i16) -> Result<R, Error>,
+    ) -> Result<R::Response, Error> {
+        let broker = self.broker_for(target, purpose, deadline).await?;
+        let conn = broker.connection().await?;
+        let version = conn.version_for::<R>()?;
+        conn.send_version(build(version)?, version).await
     }
 
     /// Does what a retry action asks before the next attempt.
