@@ -390,3 +390,32 @@ async fn idle_connection_closes() {
         Some(Error::ConnectionClosed { .. })
     ));
 }
+
+#[tokio::test]
+async fn every_waiter_gets_the_poison() {
+    // Three requests in flight; the peer reads them all, then sends garbage.
+    let addr = peer(|mut s| {
+        Box::pin(async move {
+            for _ in 0..3 {
+                let _ = read_frame(&mut s).await;
+            }
+            let _ = s.write_all(b"\xff\xff\xff\xff").await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }) as futures_like::BoxFut
+    })
+    .await;
+    let conn = open(&addr, ConnOptions::default()).await;
+    let (a, b, c) = tokio::join!(
+        conn.send_frame(request(b"a"), true, T),
+        conn.send_frame(request(b"b"), true, T),
+        conn.send_frame(request(b"c"), true, T),
+    );
+    for r in [a, b, c] {
+        let e = r.unwrap_err();
+        assert!(
+            poisoned_with(&e, |e| matches!(e, Error::Protocol { .. })),
+            "{e:?}"
+        );
+        assert!(!e.is_not_sent(), "these requests were written: {e:?}");
+    }
+}
