@@ -234,7 +234,7 @@ fn log_append_time_reports_the_max_timestamp() {
     );
     let batch = decode_one(&bytes);
     assert_eq!(batch.header.timestamp_type(), TimestampType::LogAppendTime);
-    for r in batch.records() {
+    for r in &batch {
         assert_eq!(r.timestamp(), batch.header.max_timestamp);
     }
 }

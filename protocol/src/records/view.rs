@@ -221,3 +221,12 @@ impl DoubleEndedIterator for Records<'_> {
 
 impl ExactSizeIterator for Records<'_> {}
 impl FusedIterator for Records<'_> {}
+
+impl<'a> IntoIterator for &'a RecordBatch {
+    type Item = RecordRef<'a>;
+    type IntoIter = Records<'a>;
+
+    fn into_iter(self) -> Records<'a> {
+        self.records()
+    }
+}
