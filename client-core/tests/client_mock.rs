@@ -431,3 +431,19 @@ async fn recovery_none_does_not_rebootstrap() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebootstrap_required_from_a_broker() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        // KIP-1102: Metadata v13 carries a top-level REBOOTSTRAP_REQUIRED.
+        mock.command("errors 3 129").await;
+        client.refresh_metadata(&["t".into()]).await.unwrap();
+        assert_eq!(client.view().rebootstraps, 1);
+        assert!(client.metadata().leader("t", 0).is_some());
+    })
+    .await
+    .expect("test timed out");
+}
