@@ -69,7 +69,8 @@ pub enum Target {
         key: String,
     },
     /// The broker the cluster names as controller (admin requests that
-    /// brokers forward to the controller quorum).
+    /// brokers forward to the controller quorum); any broker when the named
+    /// one is not in the broker list.
     Controller,
 }
 
@@ -143,9 +144,12 @@ pub fn resolve(
                 .ok_or_else(|| RouteMiss::Metadata("no broker known yet".into()))
         }
         Target::Broker(id) => known(*id, "broker"),
-        Target::Controller => match md.controller_id {
-            Some(id) => known(id, "controller"),
-            None => Err(RouteMiss::Metadata("controller unknown".into())),
+        // KRaft brokers forward controller requests and name a random
+        // broker as "controller"; when the id names no known broker (some
+        // servers send 0 or -1), any broker will do.
+        Target::Controller => match md.controller_id.filter(|id| md.brokers.contains_key(id)) {
+            Some(id) => Ok(id),
+            None => resolve(&Target::Any, md, coordinators, live),
         },
         Target::Leader { topic, partition } => {
             let t = md
@@ -227,6 +231,9 @@ mod tests {
         assert_eq!(r(Target::Broker(1)), Ok(1));
         assert!(r(Target::Broker(4)).is_err());
         assert_eq!(r(Target::Controller), Ok(3));
+        let mut no_controller = md.clone();
+        no_controller.controller_id = Some(0);
+        assert!(resolve(&Target::Controller, &no_controller, &none, |_| false).is_ok());
     }
 
     #[test]

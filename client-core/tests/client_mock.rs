@@ -196,6 +196,25 @@ async fn metadata_and_routing_across_brokers() {
         }
         // Connections were opened to every leader.
         assert_eq!(client.view().connections.len(), 3);
+        // The mock lacks DescribeCluster: the admin falls back to Metadata.
+        let admin = Admin::new(client.clone());
+        let cluster = admin.describe_cluster().await.unwrap();
+        assert_eq!(cluster.brokers.len(), 3);
+        assert_eq!(Some(cluster.cluster_id.as_str()), md.cluster_id.as_deref());
+        // ... and CreateTopics: a typed error, at once.
+        let created = admin
+            .create_topics(
+                &[rkafka_client_core::admin::NewTopic::new("x", 1, 1)],
+                false,
+            )
+            .await;
+        assert!(
+            matches!(
+                created,
+                Err(rkafka_client_core::Error::UnsupportedVersion { .. })
+            ),
+            "{created:?}"
+        );
     })
     .await
     .expect("test timed out");
