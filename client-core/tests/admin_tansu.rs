@@ -265,6 +265,17 @@ async fn describe_cluster_and_configs() {
         assert_eq!(cluster.brokers[0].addr(), tansu.bootstrap);
         assert!(!cluster.cluster_id.is_empty());
 
+        // A broker's own configs are asked of that broker.
+        let broker = ConfigResource::broker(cluster.brokers[0].id);
+        let described = admin
+            .describe_configs(std::slice::from_ref(&broker))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&described[&broker], Ok(_) | Err(Error::Kafka { .. })),
+            "{described:?}"
+        );
+
         let topic = topic_name("admin-configs");
         admin
             .create_topics(&[NewTopic::new(topic.clone(), 1, 1)], false)

@@ -466,3 +466,32 @@ async fn rebootstrap_required_from_a_broker() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_max_age_refreshes_in_the_background() {
+    let Some(mock) = MockCluster::start(2, &["t:1:2"]).await else {
+        return;
+    };
+    let mut cfg = config(&mock.bootstrap);
+    cfg.metadata_max_age = Duration::from_millis(200);
+    let client = Client::connect(cfg).await.expect("connect");
+    tokio::time::timeout(LIMIT, async {
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        let old = md.leader("t", 0).unwrap().id;
+        let new = md.brokers.keys().copied().find(|id| *id != old).unwrap();
+        mock.command(&format!("leader t 0 {new}")).await;
+        // No request fails and nobody asks: the max age alone brings the
+        // move in.
+        let mut view = client.metadata();
+        for _ in 0..50 {
+            if view.leader("t", 0).map(|b| b.id) == Some(new) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            view = client.metadata();
+        }
+        assert_eq!(view.leader("t", 0).unwrap().id, new);
+    })
+    .await
+    .expect("test timed out");
+}
