@@ -151,3 +151,4 @@ pub async fn start(script: Arc<Script>) -> String {
     });
     addr
 }
+pub mod sasl;

@@ -112,6 +112,9 @@ class Conn:
         self.oauth_failed = False
         self.auths = 0
         self.expires_at = None
+        # True from SaslHandshake until its exchange ends: another request
+        # then means the client interleaved it with (re-)authentication.
+        self.in_exchange = False
 
     def recv_exact(self, n):
         buf = b""
@@ -140,6 +143,8 @@ class Conn:
                 if key not in (API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE):
                     if self.mechanism_required() and not self.authenticated():
                         return  # Kafka closes unauthenticated or expired sessions
+                    if self.in_exchange:
+                        return  # a request interleaved with re-authentication
                 if key == API_VERSIONS:
                     self.api_versions(r, ver, corr)
                 elif key == SASL_HANDSHAKE:
@@ -189,6 +194,7 @@ class Conn:
         enabled = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
         error = 0 if mech in enabled else UNSUPPORTED_SASL_MECHANISM
         self.mechanism = mech if error == 0 else None
+        self.in_exchange = error == 0
         self.scram = None
         self.oauth_failed = False
         body = struct.pack(">hi", error, len(enabled)) + b"".join(string(m) for m in enabled)
@@ -201,6 +207,8 @@ class Conn:
         message = None if ok else (
             "Authentication failed during authentication due to invalid credentials "
             "with SASL mechanism %s" % self.mechanism)
+        if done or not ok:
+            self.in_exchange = False
         if ok and done:
             self.auths += 1
             self.expires_at = (time.monotonic() + lifetime / 1000.0) if lifetime else None

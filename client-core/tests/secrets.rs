@@ -1,0 +1,98 @@
+//! Passwords and tokens never reach tracing output, errors or `Debug`. In
+//! its own test binary, with a global subscriber: tracing caches per-callsite
+//! interest process-wide, so a thread-local subscriber beside other tests
+//! running in parallel misses events.
+
+mod common;
+
+use rkafka_client_core::broker::connect_broker;
+use rkafka_client_core::sasl::{OAuthToken, SaslConfig, ScramHash, Secret};
+
+use common::sasl::{cfg, metadata, SaslServer};
+
+/// A tracing subscriber that writes every span and event field to a string,
+/// to check that no secret is ever logged.
+mod capture {
+    use std::fmt::Write as _;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    #[derive(Clone, Default)]
+    pub struct Capture(pub Arc<Mutex<String>>);
+
+    struct V<'a>(&'a Mutex<String>);
+
+    impl Visit for V<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let _ = write!(self.0.lock().unwrap(), "{}={value:?} ", field.name());
+        }
+    }
+
+    impl Subscriber for Capture {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let _ = write!(
+                self.0.lock().unwrap(),
+                "\n[span {}] ",
+                span.metadata().name()
+            );
+            span.record(&mut V(&self.0));
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, values: &Record<'_>) {
+            values.record(&mut V(&self.0));
+        }
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            self.0.lock().unwrap().push_str("\n[event] ");
+            event.record(&mut V(&self.0));
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_reach_logs_or_errors() {
+    let cap = capture::Capture::default();
+    tracing::subscriber::set_global_default(cap.clone()).unwrap();
+    let srv = SaslServer::start(&[]).await;
+    let mut errors = String::new();
+    for sasl in [
+        SaslConfig::plain("alice", "alice-secret"),
+        SaslConfig::scram(ScramHash::Sha256, "alice", "alice-secret"),
+        SaslConfig::scram(ScramHash::Sha512, "alice", "wrong-secret-pw"),
+        SaslConfig::plain("alice", "wrong-secret-pw"),
+        SaslConfig::oauth_static(OAuthToken {
+            token: Secret::new("bad-secret-token"),
+            ..Default::default()
+        }),
+    ] {
+        let c = cfg(Some(sasl));
+        errors.push_str(&format!("{c:?}"));
+        match connect_broker(&srv.addr, c).await {
+            Ok(conn) => {
+                metadata(&conn).await;
+            }
+            Err(e) => errors.push_str(&format!("{e} {e:?}")),
+        }
+    }
+    let logs = cap.0.lock().unwrap().clone();
+    assert!(
+        logs.contains("kafka_request"),
+        "capture saw no request spans: {logs}"
+    );
+    assert!(errors.contains("authentication failed"), "{errors}");
+    for secret in ["alice-secret", "wrong-secret-pw", "bad-secret-token"] {
+        assert!(!logs.contains(secret), "{secret} logged:\n{logs}");
+        assert!(
+            !errors.contains(secret),
+            "{secret} in an error or Debug: {errors}"
+        );
+    }
+}
