@@ -11,8 +11,10 @@
 //! Sending ([`Client::send`] and friends, in `send`) resolves a [`Target`]
 //! to a broker, sends on the connection for the request's purpose, and
 //! retries per [`crate::retry`] until `default.api.timeout.ms` runs out.
+//! [`ClientConfig::from_properties`] reads Java property names.
 
 pub mod config;
+mod properties;
 mod send;
 
 use std::sync::Arc;
