@@ -82,7 +82,7 @@ pub(crate) fn spawn(
         view: ClusterView::default(),
         addrs: HashMap::new(),
         interest: BTreeSet::new(),
-        last_success: Instant::now(),
+        failing_since: None,
         next_refresh: Instant::now(),
         retry_after_failure: cfg.retry_backoff_max,
         publish: view_tx,
@@ -102,7 +102,10 @@ struct MetadataTask {
     addrs: HashMap<i32, String>,
     /// Topics every refresh includes.
     interest: BTreeSet<String>,
-    last_success: Instant,
+    /// When refreshes started failing (none has succeeded since); the
+    /// KIP-1102 trigger counts from here, not from the last success, so an
+    /// idle client is not mistaken for a stuck one.
+    failing_since: Option<Instant>,
     next_refresh: Instant,
     retry_after_failure: Duration,
     publish: watch::Sender<Arc<ClusterView>>,
@@ -142,6 +145,7 @@ impl MetadataTask {
                 let r = self.refresh(batch.refresh_all).await;
                 if let Err(e) = &r {
                     tracing::warn!(error = %e, "metadata refresh failed");
+                    self.failing_since.get_or_insert_with(Instant::now);
                     // Keep the stale snapshot but try again soon rather than
                     // after a whole max age.
                     self.next_refresh = Instant::now() + self.retry_after_failure;
@@ -192,10 +196,13 @@ impl MetadataTask {
     /// the bootstrap list.
     async fn refresh(&mut self, all: bool) -> Result<(), Error> {
         let topics = self.topics_to_ask(all);
-        let never = self.view.metadata.updated_at.is_none();
-        let stuck = self.last_success.elapsed() >= self.rebootstrap_trigger;
         let mut last_err = None;
-        let skip_known = never || (stuck && self.recovery == MetadataRecoveryStrategy::Rebootstrap);
+        let skip_known = go_straight_to_bootstrap(
+            self.view.metadata.updated_at.is_none(),
+            self.failing_since.map(|t| t.elapsed()),
+            self.rebootstrap_trigger,
+            self.recovery,
+        );
         if !skip_known {
             let mut ids: Vec<i32> = self.view.connections.keys().copied().collect();
             ids.shuffle(&mut rand::rng());
@@ -315,8 +322,8 @@ impl MetadataTask {
         self.addrs.retain(|id, _| conns.contains_key(id));
         self.view.metadata = Arc::new(md);
         self.view.connections = Arc::new(conns);
-        self.last_success = Instant::now();
-        self.next_refresh = self.last_success + self.max_age;
+        self.failing_since = None;
+        self.next_refresh = Instant::now() + self.max_age;
         self.publish();
     }
 
@@ -417,6 +424,21 @@ impl MetadataTask {
     }
 }
 
+/// Whether a refresh should skip the known brokers: before the first
+/// metadata there are none, and under the `rebootstrap` strategy a cache that
+/// has failed to refresh for `metadata.recovery.rebootstrap.trigger.ms`
+/// (KIP-1102) is rebuilt from the bootstrap list.
+fn go_straight_to_bootstrap(
+    never_refreshed: bool,
+    failing_for: Option<Duration>,
+    trigger: Duration,
+    strategy: MetadataRecoveryStrategy,
+) -> bool {
+    never_refreshed
+        || (strategy == MetadataRecoveryStrategy::Rebootstrap
+            && failing_for.is_some_and(|f| f >= trigger))
+}
+
 fn no_broker(what: &str) -> Error {
     Error::NoRoute {
         target: what.to_owned(),
@@ -427,4 +449,40 @@ fn no_broker(what: &str) -> Error {
 /// Whether the Admin connection of `c` is up right now.
 pub(crate) fn is_live(c: &BrokerConnections) -> bool {
     c.get(ConnPurpose::Admin).is_connected()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebootstrap_trigger_counts_from_the_first_failure() {
+        use MetadataRecoveryStrategy::{None as Keep, Rebootstrap};
+        let trigger = Duration::from_secs(300);
+        let s = |f: Option<u64>| f.map(Duration::from_secs);
+        // First refresh: nothing known yet.
+        assert!(go_straight_to_bootstrap(true, None, trigger, Keep));
+        // Healthy, however long ago the last refresh was.
+        assert!(!go_straight_to_bootstrap(false, None, trigger, Rebootstrap));
+        // Failing, but not for long enough.
+        assert!(!go_straight_to_bootstrap(
+            false,
+            s(Some(299)),
+            trigger,
+            Rebootstrap
+        ));
+        assert!(go_straight_to_bootstrap(
+            false,
+            s(Some(300)),
+            trigger,
+            Rebootstrap
+        ));
+        // Strategy none never gives up on the known brokers.
+        assert!(!go_straight_to_bootstrap(
+            false,
+            s(Some(9999)),
+            trigger,
+            Keep
+        ));
+    }
 }
