@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::backoff::Backoff;
 use crate::conn::ConnOptions;
 use crate::error::Error;
-use crate::net::tls::TlsConfig;
-use crate::sasl::SaslConfig;
+use crate::net::tls::{Pem, TlsConfig};
+use crate::sasl::{OAuthToken, SaslConfig, ScramHash};
 
 /// `security.protocol`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,6 +159,156 @@ impl ConnectionConfig {
     }
 }
 
+impl ConnectionConfig {
+    /// Builds a config from Java/librdkafka-style properties, so existing
+    /// client settings carry over as they are. Recognised keys:
+    ///
+    /// | key | field |
+    /// |---|---|
+    /// | `client.id` | `client_id` |
+    /// | `request.timeout.ms` | `request_timeout` |
+    /// | `socket.connection.setup.timeout.ms` | `connect_timeout` |
+    /// | `connections.max.idle.ms` | `connections_max_idle` |
+    /// | `reconnect.backoff.ms`, `reconnect.backoff.max.ms` | `reconnect_backoff(_max)` |
+    /// | `max.in.flight.requests.per.connection` | `max_in_flight` |
+    /// | `receive.message.max.bytes` | `max_response_size` |
+    /// | `security.protocol` | `security_protocol` |
+    /// | `ssl.ca.location`, `ssl.truststore.location` (PEM) | `tls.ca` |
+    /// | `ssl.certificate.location`, `ssl.keystore.location` (PEM) | `tls.client_cert` |
+    /// | `ssl.key.location` | `tls.client_key` |
+    /// | `ssl.endpoint.identification.algorithm` (`https` or empty) | `tls.danger_accept_invalid_certs` |
+    /// | `sasl.mechanism` | `sasl` (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER) |
+    /// | `sasl.username`, `sasl.password` | the credentials |
+    /// | `sasl.jaas.config` | credentials from a JAAS line (`username="…" password="…"`) |
+    /// | `sasl.oauthbearer.token` | a static OAUTHBEARER token |
+    ///
+    /// Unknown keys are an error, so a typo does not silently fall back to a
+    /// default. Values are never echoed in errors (they may be secrets).
+    pub fn from_properties<I, K, V>(props: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut cfg = Self::default();
+        let (mut mechanism, mut user, mut pass, mut token) = (None, None, None, None);
+        for (k, v) in props {
+            let (k, v) = (k.as_ref(), v.as_ref().trim());
+            let bad = |what: &str| Error::Config {
+                reason: format!("{k}: {what}"),
+            };
+            let ms = || -> Result<Duration, Error> {
+                v.parse::<u64>()
+                    .map(Duration::from_millis)
+                    .map_err(|_| bad("expected milliseconds"))
+            };
+            let count = || -> Result<usize, Error> {
+                v.parse::<usize>().map_err(|_| bad("expected a number"))
+            };
+            match k {
+                "client.id" => cfg.client_id = v.to_owned(),
+                "request.timeout.ms" => cfg.request_timeout = ms()?,
+                "socket.connection.setup.timeout.ms" => cfg.connect_timeout = ms()?,
+                "connections.max.idle.ms" => cfg.connections_max_idle = ms()?,
+                "reconnect.backoff.ms" => cfg.reconnect_backoff = ms()?,
+                "reconnect.backoff.max.ms" => cfg.reconnect_backoff_max = ms()?,
+                "max.in.flight.requests.per.connection" => cfg.max_in_flight = count()?,
+                "receive.message.max.bytes" => cfg.max_response_size = count()?,
+                "security.protocol" => {
+                    cfg.security_protocol = match v.to_ascii_uppercase().as_str() {
+                        "PLAINTEXT" => SecurityProtocol::Plaintext,
+                        "SSL" => SecurityProtocol::Ssl,
+                        "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+                        "SASL_SSL" => SecurityProtocol::SaslSsl,
+                        _ => {
+                            return Err(bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))
+                        }
+                    }
+                }
+                "ssl.ca.location" | "ssl.truststore.location" => {
+                    cfg.tls.ca = Some(Pem::File(v.into()))
+                }
+                "ssl.certificate.location" | "ssl.keystore.location" => {
+                    cfg.tls.client_cert = Some(Pem::File(v.into()))
+                }
+                "ssl.key.location" => cfg.tls.client_key = Some(Pem::File(v.into())),
+                "ssl.endpoint.identification.algorithm" => {
+                    cfg.tls.danger_accept_invalid_certs = match v.to_ascii_lowercase().as_str() {
+                        "https" => false,
+                        "" | "none" => true,
+                        _ => return Err(bad("expected https or an empty value")),
+                    }
+                }
+                "sasl.mechanism" | "sasl.mechanisms" => mechanism = Some(v.to_ascii_uppercase()),
+                "sasl.username" => user = Some(v.to_owned()),
+                "sasl.password" => pass = Some(v.to_owned()),
+                "sasl.oauthbearer.token" => token = Some(v.to_owned()),
+                "sasl.jaas.config" => {
+                    user = jaas_option(v, "username").or(user);
+                    pass = jaas_option(v, "password").or(pass);
+                }
+                _ => {
+                    return Err(Error::Config {
+                        reason: format!("unknown property {k:?}"),
+                    })
+                }
+            }
+        }
+        if let Some(mech) = mechanism {
+            let need = |x: Option<String>, what: &str| {
+                x.ok_or_else(|| Error::Config {
+                    reason: format!("sasl.mechanism={mech} needs {what}"),
+                })
+            };
+            cfg.sasl = Some(match mech.as_str() {
+                "PLAIN" => {
+                    SaslConfig::plain(need(user, "sasl.username")?, need(pass, "sasl.password")?)
+                }
+                "SCRAM-SHA-256" | "SCRAM-SHA-512" => {
+                    let hash = if mech.ends_with("256") {
+                        ScramHash::Sha256
+                    } else {
+                        ScramHash::Sha512
+                    };
+                    SaslConfig::scram(
+                        hash,
+                        need(user, "sasl.username")?,
+                        need(pass, "sasl.password")?,
+                    )
+                }
+                "OAUTHBEARER" => SaslConfig::oauth_static(OAuthToken {
+                    token: need(token, "sasl.oauthbearer.token")?.into(),
+                    ..Default::default()
+                }),
+                _ => {
+                    return Err(Error::Config {
+                        reason: format!("unsupported sasl.mechanism {mech}"),
+                    })
+                }
+            });
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// `name="value"` from a JAAS configuration line.
+fn jaas_option(jaas: &str, name: &str) -> Option<String> {
+    let mut rest = jaas;
+    while let Some(i) = rest.find(name) {
+        let before_ok = i == 0 || !rest.as_bytes()[i - 1].is_ascii_alphanumeric();
+        let after = rest[i + name.len()..].trim_start();
+        if before_ok {
+            if let Some(value) = after.strip_prefix('=') {
+                let value = value.trim_start().strip_prefix('"')?;
+                return value.find('"').map(|end| value[..end].to_owned());
+            }
+        }
+        rest = &rest[i + name.len()..];
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +342,66 @@ mod tests {
             .client_software_version("1.0 beta")
             .build();
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn java_properties_map_onto_fields() {
+        let c = ConnectionConfig::from_properties([
+            ("client.id", "billing"),
+            ("request.timeout.ms", "1234"),
+            ("reconnect.backoff.max.ms", "5000"),
+            ("max.in.flight.requests.per.connection", "1"),
+            ("security.protocol", "sasl_ssl"),
+            ("ssl.truststore.location", "/etc/ca.pem"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required \
+                 username=\"alice\" password=\"s3cret\";",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.client_id, "billing");
+        assert_eq!(c.request_timeout, Duration::from_millis(1234));
+        assert_eq!(c.reconnect_backoff_max, Duration::from_secs(5));
+        assert_eq!(c.max_in_flight, 1);
+        assert_eq!(c.security_protocol, SecurityProtocol::SaslSsl);
+        assert!(matches!(c.tls.ca, Some(Pem::File(ref p)) if p.to_str() == Some("/etc/ca.pem")));
+        match c.sasl {
+            Some(SaslConfig::Scram {
+                hash,
+                ref username,
+                ref password,
+            }) => {
+                assert_eq!(hash, ScramHash::Sha512);
+                assert_eq!(username, "alice");
+                assert_eq!(password.expose(), "s3cret");
+            }
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_properties_are_named_without_their_values() {
+        let e = ConnectionConfig::from_properties([("request.timout.ms", "5")]).unwrap_err();
+        assert!(e.to_string().contains("request.timout.ms"), "{e}");
+        let e = ConnectionConfig::from_properties([("request.timeout.ms", "soon")]).unwrap_err();
+        assert!(e.to_string().contains("milliseconds"), "{e}");
+        let e = ConnectionConfig::from_properties([
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            ("sasl.password", "hunter2"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("sasl.username"), "{e}");
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn jaas_options() {
+        let j = r#"x.PlainLoginModule required username="u" password = "p w";"#;
+        assert_eq!(jaas_option(j, "username").as_deref(), Some("u"));
+        assert_eq!(jaas_option(j, "password").as_deref(), Some("p w"));
+        assert_eq!(jaas_option(j, "token"), None);
     }
 }
