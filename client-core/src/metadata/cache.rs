@@ -140,22 +140,27 @@ impl ClusterMetadata {
                 continue;
             }
             topic_errors.remove(&name);
+            // KIP-320: a broker with a stale view may report an older leader;
+            // keep what we have when its epoch is newer (same topic id only:
+            // a recreated topic starts its epochs again).
+            let cached = self.topics.get(&name).filter(|c| c.id == t.topic_id);
             let partitions = t
                 .partitions
                 .iter()
                 .map(|p| {
-                    (
-                        p.partition_index,
-                        PartitionMetadata {
-                            partition: p.partition_index,
-                            leader: (p.leader_id >= 0).then_some(p.leader_id),
-                            leader_epoch: p.leader_epoch,
-                            replicas: p.replica_nodes.clone(),
-                            isr: p.isr_nodes.clone(),
-                            offline_replicas: p.offline_replicas.clone(),
-                            error: ErrorCode::from(p.error_code),
-                        },
-                    )
+                    let fresh = PartitionMetadata {
+                        partition: p.partition_index,
+                        leader: (p.leader_id >= 0).then_some(p.leader_id),
+                        leader_epoch: p.leader_epoch,
+                        replicas: p.replica_nodes.clone(),
+                        isr: p.isr_nodes.clone(),
+                        offline_replicas: p.offline_replicas.clone(),
+                        error: ErrorCode::from(p.error_code),
+                    };
+                    let kept = cached
+                        .and_then(|c| c.partitions.get(&p.partition_index))
+                        .filter(|old| p.leader_epoch >= 0 && old.leader_epoch > p.leader_epoch);
+                    (p.partition_index, kept.cloned().unwrap_or(fresh))
                 })
                 .collect();
             topics.insert(
@@ -280,6 +285,23 @@ mod tests {
         let md3 = md2.apply(&resp, false);
         assert!(md3.topic("a").is_none());
         assert_eq!(md3.topic_errors["a"], ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    }
+
+    #[test]
+    fn older_leader_epochs_do_not_replace_newer_ones() {
+        let md = ClusterMetadata::default().apply(&response(&[("a", 0, 1), ("a", 1, 1)]), true);
+        let mut stale = response(&[("a", 0, 2), ("a", 1, 3)]);
+        stale.topics[0].partitions[0].leader_epoch = 6;
+        stale.topics[0].partitions[1].leader_epoch = 8;
+        let md2 = md.apply(&stale, false);
+        // Epoch 6 < 7: ignored. Epoch 8 > 7: taken.
+        assert_eq!(md2.leader("a", 0).unwrap().id, 1);
+        assert_eq!(md2.leader("a", 1).unwrap().id, 3);
+        assert_eq!(md2.leader_epoch("a", 1), Some(8));
+        // A recreated topic (new id) starts over.
+        stale.topics[0].topic_id = Uuid::from_u128(99);
+        let md3 = md.apply(&stale, false);
+        assert_eq!(md3.leader("a", 0).unwrap().id, 2);
     }
 
     #[test]
