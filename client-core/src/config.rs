@@ -7,7 +7,7 @@ use crate::backoff::Backoff;
 use crate::conn::ConnOptions;
 use crate::error::Error;
 use crate::net::tls::{Pem, TlsConfig};
-use crate::sasl::{OAuthToken, SaslConfig, ScramHash};
+use crate::sasl::{OAuthToken, SaslConfig, ScramHash, Secret, TokenSource};
 
 /// `security.protocol`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,6 +120,19 @@ impl ConnectionConfig {
             }
             _ => {}
         }
+        match &self.sasl {
+            Some(SaslConfig::Plain { username, .. } | SaslConfig::Scram { username, .. })
+                if username.is_empty() =>
+            {
+                return bad("the SASL user name (sasl.username) is empty")
+            }
+            Some(SaslConfig::OAuthBearer(TokenSource::Static(t)))
+                if t.token.expose().is_empty() =>
+            {
+                return bad("the OAUTHBEARER token (sasl.oauthbearer.token) is empty")
+            }
+            _ => {}
+        }
         if self.max_in_flight == 0 {
             return bad("max.in.flight.requests.per.connection must be at least 1");
         }
@@ -177,7 +190,7 @@ impl ConnectionConfig {
     /// | `ssl.certificate.location`, `ssl.keystore.location` (PEM) | `tls.client_cert` |
     /// | `ssl.key.location` | `tls.client_key` |
     /// | `ssl.endpoint.identification.algorithm` (`https` or empty) | `tls.danger_accept_invalid_certs` |
-    /// | `sasl.mechanism` | `sasl` (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER) |
+    /// | `sasl.mechanism` | `sasl` (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER; PLAIN when only credentials are given) |
     /// | `sasl.username`, `sasl.password` | the credentials |
     /// | `sasl.jaas.config` | credentials from a JAAS line (`username="…" password="…"`) |
     /// | `sasl.oauthbearer.token` | a static OAUTHBEARER token |
@@ -191,104 +204,141 @@ impl ConnectionConfig {
         V: AsRef<str>,
     {
         let mut cfg = Self::default();
-        let (mut mechanism, mut user, mut pass, mut token) = (None, None, None, None);
         for (k, v) in props {
-            let (k, v) = (k.as_ref(), v.as_ref().trim());
-            let bad = |what: &str| Error::Config {
-                reason: format!("{k}: {what}"),
-            };
-            let ms = || -> Result<Duration, Error> {
-                v.parse::<u64>()
-                    .map(Duration::from_millis)
-                    .map_err(|_| bad("expected milliseconds"))
-            };
-            let count = || -> Result<usize, Error> {
-                v.parse::<usize>().map_err(|_| bad("expected a number"))
-            };
-            match k {
-                "client.id" => cfg.client_id = v.to_owned(),
-                "request.timeout.ms" => cfg.request_timeout = ms()?,
-                "socket.connection.setup.timeout.ms" => cfg.connect_timeout = ms()?,
-                "connections.max.idle.ms" => cfg.connections_max_idle = ms()?,
-                "reconnect.backoff.ms" => cfg.reconnect_backoff = ms()?,
-                "reconnect.backoff.max.ms" => cfg.reconnect_backoff_max = ms()?,
-                "max.in.flight.requests.per.connection" => cfg.max_in_flight = count()?,
-                "receive.message.max.bytes" => cfg.max_response_size = count()?,
-                "security.protocol" => {
-                    cfg.security_protocol = match v.to_ascii_uppercase().as_str() {
-                        "PLAINTEXT" => SecurityProtocol::Plaintext,
-                        "SSL" => SecurityProtocol::Ssl,
-                        "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-                        "SASL_SSL" => SecurityProtocol::SaslSsl,
-                        _ => {
-                            return Err(bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"))
-                        }
-                    }
-                }
-                "ssl.ca.location" | "ssl.truststore.location" => {
-                    cfg.tls.ca = Some(Pem::File(v.into()))
-                }
-                "ssl.certificate.location" | "ssl.keystore.location" => {
-                    cfg.tls.client_cert = Some(Pem::File(v.into()))
-                }
-                "ssl.key.location" => cfg.tls.client_key = Some(Pem::File(v.into())),
-                "ssl.endpoint.identification.algorithm" => {
-                    cfg.tls.danger_accept_invalid_certs = match v.to_ascii_lowercase().as_str() {
-                        "https" => false,
-                        "" | "none" => true,
-                        _ => return Err(bad("expected https or an empty value")),
-                    }
-                }
-                "sasl.mechanism" | "sasl.mechanisms" => mechanism = Some(v.to_ascii_uppercase()),
-                "sasl.username" => user = Some(v.to_owned()),
-                "sasl.password" => pass = Some(v.to_owned()),
-                "sasl.oauthbearer.token" => token = Some(v.to_owned()),
-                "sasl.jaas.config" => {
-                    user = jaas_option(v, "username").or(user);
-                    pass = jaas_option(v, "password").or(pass);
-                }
-                _ => {
-                    return Err(Error::Config {
-                        reason: format!("unknown property {k:?}"),
-                    })
-                }
-            }
-        }
-        if let Some(mech) = mechanism {
-            let need = |x: Option<String>, what: &str| {
-                x.ok_or_else(|| Error::Config {
-                    reason: format!("sasl.mechanism={mech} needs {what}"),
-                })
-            };
-            cfg.sasl = Some(match mech.as_str() {
-                "PLAIN" => {
-                    SaslConfig::plain(need(user, "sasl.username")?, need(pass, "sasl.password")?)
-                }
-                "SCRAM-SHA-256" | "SCRAM-SHA-512" => {
-                    let hash = if mech.ends_with("256") {
-                        ScramHash::Sha256
-                    } else {
-                        ScramHash::Sha512
-                    };
-                    SaslConfig::scram(
-                        hash,
-                        need(user, "sasl.username")?,
-                        need(pass, "sasl.password")?,
-                    )
-                }
-                "OAUTHBEARER" => SaslConfig::oauth_static(OAuthToken {
-                    token: need(token, "sasl.oauthbearer.token")?.into(),
-                    ..Default::default()
-                }),
-                _ => {
-                    return Err(Error::Config {
-                        reason: format!("unsupported sasl.mechanism {mech}"),
-                    })
-                }
-            });
+            cfg.set(k.as_ref(), v.as_ref())?;
         }
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Sets one property by its Java/librdkafka name (the keys of
+    /// [`Self::from_properties`]), in any order: SASL credentials given
+    /// before `sasl.mechanism` are kept. Does not validate the whole; call
+    /// [`Self::validate`] once everything is set.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key (never the value) when it is unknown
+    /// or its value malformed.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), Error> {
+        let v = value.trim();
+        let bad = |what: &str| Error::Config {
+            reason: format!("{key}: {what}"),
+        };
+        let ms = || -> Result<Duration, Error> {
+            v.parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| bad("expected milliseconds"))
+        };
+        let count =
+            || -> Result<usize, Error> { v.parse::<usize>().map_err(|_| bad("expected a number")) };
+        match key {
+            "client.id" => self.client_id = v.to_owned(),
+            "request.timeout.ms" => self.request_timeout = ms()?,
+            "socket.connection.setup.timeout.ms" => self.connect_timeout = ms()?,
+            "connections.max.idle.ms" => self.connections_max_idle = ms()?,
+            "reconnect.backoff.ms" => self.reconnect_backoff = ms()?,
+            "reconnect.backoff.max.ms" => self.reconnect_backoff_max = ms()?,
+            "max.in.flight.requests.per.connection" => self.max_in_flight = count()?,
+            "receive.message.max.bytes" => self.max_response_size = count()?,
+            "security.protocol" => {
+                self.security_protocol = match v.to_ascii_uppercase().as_str() {
+                    "PLAINTEXT" => SecurityProtocol::Plaintext,
+                    "SSL" => SecurityProtocol::Ssl,
+                    "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+                    "SASL_SSL" => SecurityProtocol::SaslSsl,
+                    _ => return Err(bad("expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")),
+                }
+            }
+            "ssl.ca.location" | "ssl.truststore.location" => {
+                self.tls.ca = Some(Pem::File(v.into()))
+            }
+            "ssl.certificate.location" | "ssl.keystore.location" => {
+                self.tls.client_cert = Some(Pem::File(v.into()))
+            }
+            "ssl.key.location" => self.tls.client_key = Some(Pem::File(v.into())),
+            "ssl.endpoint.identification.algorithm" => {
+                self.tls.danger_accept_invalid_certs = match v.to_ascii_lowercase().as_str() {
+                    "https" => false,
+                    "" | "none" => true,
+                    _ => return Err(bad("expected https or an empty value")),
+                }
+            }
+            "sasl.mechanism" | "sasl.mechanisms" => {
+                let (user, pass, token) = sasl_parts(self.sasl.take());
+                self.sasl = Some(match v.to_ascii_uppercase().as_str() {
+                    "PLAIN" => SaslConfig::plain(user, pass),
+                    "SCRAM-SHA-256" => SaslConfig::scram(ScramHash::Sha256, user, pass),
+                    "SCRAM-SHA-512" => SaslConfig::scram(ScramHash::Sha512, user, pass),
+                    "OAUTHBEARER" => SaslConfig::oauth_static(OAuthToken {
+                        token,
+                        ..Default::default()
+                    }),
+                    _ => {
+                        return Err(bad(
+                            "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+                        ))
+                    }
+                });
+            }
+            "sasl.username" => self.update_sasl(Some(v.to_owned()), None, None),
+            "sasl.password" => self.update_sasl(None, Some(v.into()), None),
+            "sasl.oauthbearer.token" => self.update_sasl(None, None, Some(v.into())),
+            "sasl.jaas.config" => self.update_sasl(
+                jaas_option(v, "username"),
+                jaas_option(v, "password").map(Secret::from),
+                None,
+            ),
+            _ => {
+                return Err(Error::Config {
+                    reason: format!("unknown property {key:?}"),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the given SASL credentials, keeping the mechanism. Before
+    /// `sasl.mechanism` is set, credentials wait in a PLAIN (or, for a token,
+    /// OAUTHBEARER) config that a later `sasl.mechanism` converts.
+    fn update_sasl(&mut self, user: Option<String>, pass: Option<Secret>, token: Option<Secret>) {
+        let static_token = |token: Secret| {
+            SaslConfig::oauth_static(OAuthToken {
+                token,
+                ..Default::default()
+            })
+        };
+        self.sasl = Some(match self.sasl.take() {
+            None if token.is_some() && user.is_none() && pass.is_none() => {
+                static_token(token.unwrap_or_default())
+            }
+            None => SaslConfig::plain(user.unwrap_or_default(), pass.unwrap_or_default()),
+            Some(SaslConfig::Plain { username, password }) => {
+                SaslConfig::plain(user.unwrap_or(username), pass.unwrap_or(password))
+            }
+            Some(SaslConfig::Scram {
+                hash,
+                username,
+                password,
+            }) => SaslConfig::scram(hash, user.unwrap_or(username), pass.unwrap_or(password)),
+            Some(SaslConfig::OAuthBearer(src)) => match token {
+                Some(t) => static_token(t),
+                None => SaslConfig::OAuthBearer(src),
+            },
+        });
+    }
+}
+
+/// The credentials held by a SASL config: (user, password, static token).
+fn sasl_parts(sasl: Option<SaslConfig>) -> (String, Secret, Secret) {
+    match sasl {
+        Some(SaslConfig::Plain { username, password })
+        | Some(SaslConfig::Scram {
+            username, password, ..
+        }) => (username, password, Secret::default()),
+        Some(SaslConfig::OAuthBearer(TokenSource::Static(t))) => {
+            (String::new(), Secret::default(), t.token)
+        }
+        _ => (String::new(), Secret::default(), Secret::default()),
     }
 }
 
@@ -395,6 +445,37 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("sasl.username"), "{e}");
         assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn credentials_may_come_before_the_mechanism() {
+        let c = ConnectionConfig::from_properties([
+            ("sasl.username", "bob"),
+            ("sasl.password", "pw"),
+            ("sasl.mechanism", "scram-sha-256"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.sasl,
+            Some(SaslConfig::Scram { hash: ScramHash::Sha256, ref username, .. }) if username == "bob"
+        ));
+        let c = ConnectionConfig::from_properties([
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.oauthbearer.token", "tok"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+        ])
+        .unwrap();
+        match c.sasl {
+            Some(SaslConfig::OAuthBearer(TokenSource::Static(ref t))) => {
+                assert_eq!(t.token.expose(), "tok")
+            }
+            ref other => panic!("{other:?}"),
+        }
+        let mut c = ConnectionConfig::default();
+        c.set("sasl.mechanism", "GSSAPI").unwrap_err();
+        c.set("ssl.endpoint.identification.algorithm", "").unwrap();
+        assert!(c.tls.danger_accept_invalid_certs);
     }
 
     #[test]
