@@ -334,7 +334,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         // Seeded so a failure reproduces; 200 streams of up to 20 frames cut
         // at random points, including inside the size prefix.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0x6b61_666b_61);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x006b_6166_6b61);
         for _ in 0..200 {
             let frames: Vec<Vec<u8>> = (0..rng.random_range(1..20))
                 .map(|_| {
