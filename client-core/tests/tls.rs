@@ -14,6 +14,7 @@ use rcgen::{
 use rkafka_client_core::broker::connect_broker;
 use rkafka_client_core::config::{ConnectionConfig, SecurityProtocol};
 use rkafka_client_core::net::tls::{Pem, TlsConfig};
+use rkafka_client_core::sasl::{SaslConfig, ScramHash};
 use rkafka_client_core::Error;
 use rkafka_protocol::messages::MetadataRequest;
 use rustls::pki_types::pem::PemObject;
@@ -200,6 +201,16 @@ impl Drop for TempDir {
 impl Stunnel {
     /// `None` (after saying why) when stunnel is not installed.
     async fn start(server_ca: &Ca, client_ca: Option<&Ca>) -> Option<Self> {
+        let backend = common::start(Arc::new(common::Script {
+            connections: Default::default(),
+            fault_for: |_| Fault::None,
+        }))
+        .await;
+        Self::start_to(&backend, server_ca, client_ca).await
+    }
+
+    /// stunnel in front of `backend`.
+    async fn start_to(backend: &str, server_ca: &Ca, client_ca: Option<&Ca>) -> Option<Self> {
         let bin = ["stunnel4", "stunnel"].into_iter().find(|b| {
             std::process::Command::new(b)
                 .arg("-version")
@@ -220,11 +231,6 @@ impl Stunnel {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let dir = TempDir(dir);
-        let backend = common::start(Arc::new(common::Script {
-            connections: Default::default(),
-            fault_for: |_| Fault::None,
-        }))
-        .await;
         let (cert, key) = leaf(
             server_ca,
             &["localhost"],
@@ -319,4 +325,31 @@ async fn stunnel_mutual_tls() {
     tls.client_key = Some(Pem::Inline(key.into_bytes()));
     let e = metadata_over(st.port, tls).await.unwrap_err();
     assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn sasl_ssl_scram_through_stunnel() {
+    // SASL_SSL: TLS by stunnel, SCRAM by the Python endpoint behind it.
+    let srv = common::sasl::SaslServer::start(&[]).await;
+    let server_ca = ca("stunnel CA");
+    let Some(st) = Stunnel::start_to(&srv.addr, &server_ca, None).await else {
+        return;
+    };
+    let cfg = Arc::new(
+        ConnectionConfig::builder()
+            .security_protocol(SecurityProtocol::SaslSsl)
+            .tls(trusting(&server_ca))
+            .sasl(SaslConfig::scram(
+                ScramHash::Sha512,
+                "alice",
+                "alice-secret",
+            ))
+            .request_timeout(Duration::from_secs(5))
+            .build(),
+    );
+    let conn = connect_broker(&format!("localhost:{}", st.port), cfg)
+        .await
+        .unwrap();
+    let md = conn.send(MetadataRequest::default()).await.unwrap();
+    assert_eq!(md.controller_id, 1, "one SCRAM login over TLS");
 }
