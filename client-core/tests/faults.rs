@@ -240,3 +240,42 @@ async fn reconnect_attempts_back_off_exponentially() {
         );
     }
 }
+
+#[tokio::test]
+async fn idle_connection_is_closed_and_reopened_on_demand() {
+    let script = Arc::new(Script {
+        connections: AtomicUsize::new(0),
+        fault_for: |_| Fault::None,
+    });
+    let addr = common::start(script.clone()).await;
+    let cfg = Arc::new(
+        ConnectionConfig::builder()
+            .connections_max_idle(Duration::from_millis(100))
+            // A reconnect after an idle close must not wait for this.
+            .reconnect_backoff(Duration::from_secs(5))
+            .reconnect_backoff_max(Duration::from_secs(5))
+            .build(),
+    );
+    let b = Broker::new(addr, ConnPurpose::Admin, cfg);
+    let first = b.connection().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), first.raw().closed())
+        .await
+        .expect("idle connection was not closed");
+    let start = Instant::now();
+    assert_eq!(
+        b.send(MetadataRequest::default())
+            .await
+            .unwrap()
+            .controller_id,
+        7
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "reconnect waited {:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        script.connections.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+}
