@@ -1,18 +1,19 @@
 //! Building a [`ClientConfig`] from Java client property names, so settings
 //! can come from the same `key=value` files other Kafka clients read.
 //!
-//! TLS and SASL settings are not read here: they carry key material and
-//! callbacks, and are set on [`crate::config::ConnectionConfig`] directly.
+//! The client's own keys are read here; the rest (timeouts, TLS, SASL, ...)
+//! go to [`crate::config::ConnectionConfig::set`].
 
 use std::time::Duration;
 
 use super::config::{ClientConfig, MetadataRecoveryStrategy};
-use crate::config::SecurityProtocol;
 use crate::error::Error;
 
-fn bad(key: &str, value: &str, want: &str) -> Error {
+/// Names the key, never the value (values may be secrets elsewhere; keep
+/// one habit).
+fn bad(key: &str, _value: &str, want: &str) -> Error {
     Error::Config {
-        reason: format!("{key}={value:?}: expected {want}"),
+        reason: format!("{key}: expected {want}"),
     }
 }
 
@@ -47,7 +48,6 @@ impl ClientConfig {
     /// # Errors
     /// [`Error::Config`] for an unknown key or a malformed value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), Error> {
-        let c = &mut self.connection;
         match key {
             "bootstrap.servers" => self.bootstrap_servers = value.to_owned(),
             "client.id" => self.client_id = Some(value.to_owned()),
@@ -66,36 +66,10 @@ impl ClientConfig {
             "metadata.recovery.rebootstrap.trigger.ms" => {
                 self.metadata_recovery_rebootstrap_trigger = millis(key, value)?
             }
-            "socket.connection.setup.timeout.ms" => c.connect_timeout = millis(key, value)?,
-            "connections.max.idle.ms" => c.connections_max_idle = millis(key, value)?,
-            "reconnect.backoff.ms" => c.reconnect_backoff = millis(key, value)?,
-            "reconnect.backoff.max.ms" => c.reconnect_backoff_max = millis(key, value)?,
-            "max.in.flight.requests.per.connection" => {
-                c.max_in_flight = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad(key, value, "a positive number"))?
-            }
-            "security.protocol" => {
-                c.security_protocol = match value.trim().to_ascii_uppercase().as_str() {
-                    "PLAINTEXT" => SecurityProtocol::Plaintext,
-                    "SSL" => SecurityProtocol::Ssl,
-                    "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
-                    "SASL_SSL" => SecurityProtocol::SaslSsl,
-                    _ => {
-                        return Err(bad(
-                            key,
-                            value,
-                            "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
-                        ))
-                    }
-                }
-            }
-            _ => {
-                return Err(Error::Config {
-                    reason: format!("unknown or unsupported property {key:?}"),
-                })
-            }
+            // Connection settings (timeouts, reconnect backoff, in-flight
+            // limit, security.protocol, ssl.*, sasl.*) belong to the
+            // connection config, which knows them and refuses unknown keys.
+            _ => self.connection.set(key, value)?,
         }
         Ok(())
     }
@@ -138,6 +112,19 @@ mod tests {
         assert_eq!(conn.request_timeout, Duration::from_millis(700));
         assert_eq!(conn.reconnect_backoff_max, Duration::from_millis(300));
         assert_eq!(conn.max_in_flight, 1);
+    }
+
+    #[test]
+    fn connection_keys_are_delegated() {
+        let cfg = ClientConfig::from_properties([
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            ("sasl.username", "u"),
+            ("sasl.password", "p"),
+        ])
+        .unwrap();
+        assert!(cfg.connection().sasl.is_some());
     }
 
     #[test]
