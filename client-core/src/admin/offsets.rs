@@ -79,13 +79,21 @@ impl Admin {
         let items: Vec<(TopicPartition, OffsetSpec)> =
             specs.iter().map(|(k, v)| (k.clone(), *v)).collect();
         self.by_leader(items, |broker, batch| async move {
+            let md = self.client.metadata();
             let build = |version: i16| {
                 let mut req = ListOffsetsRequest::default()
                     .with_replica_id(-1)
                     .with_topics(
-                        group_topics(&batch, |p, spec: &OffsetSpec| {
+                        group_topics(&batch, |t, p, spec: &OffsetSpec| {
+                            // KIP-320: the leader fences requests made with a
+                            // stale view (FENCED_LEADER_EPOCH -> refresh).
+                            let epoch = match version {
+                                4.. => md.leader_epoch(t, p).unwrap_or(-1),
+                                _ => -1,
+                            };
                             ListOffsetsPartition::default()
                                 .with_partition_index(p)
+                                .with_current_leader_epoch(epoch)
                                 .with_timestamp(spec.wire_timestamp())
                         })
                         .into_iter()
@@ -137,7 +145,7 @@ impl Admin {
             let req = DeleteRecordsRequest::default()
                 .with_timeout_ms(timeout_ms)
                 .with_topics(
-                    group_topics(&batch, |p, offset: &i64| {
+                    group_topics(&batch, |_, p, offset: &i64| {
                         DeleteRecordsPartition::default()
                             .with_partition_index(p)
                             .with_offset(*offset)
@@ -285,11 +293,11 @@ fn kafka(tp: &TopicPartition, code: ErrorCode) -> Error {
 /// Groups a batch's partitions by topic, in first-seen order.
 fn group_topics<P, Q>(
     batch: &[(TopicPartition, P)],
-    make: impl Fn(i32, &P) -> Q,
+    make: impl Fn(&str, i32, &P) -> Q,
 ) -> Vec<(String, Vec<Q>)> {
     let mut out: Vec<(String, Vec<Q>)> = Vec::new();
     for ((t, p), item) in batch {
-        let q = make(*p, item);
+        let q = make(t, *p, item);
         match out.iter_mut().find(|(name, _)| name == t) {
             Some((_, parts)) => parts.push(q),
             None => out.push((t.clone(), vec![q])),
@@ -309,7 +317,7 @@ mod tests {
             (("b".to_owned(), 1), 2),
             (("a".to_owned(), 2), 3),
         ];
-        let g = group_topics(&batch, |p, v: &i32| (p, *v));
+        let g = group_topics(&batch, |_, p, v: &i32| (p, *v));
         assert_eq!(
             g,
             vec![
