@@ -12,6 +12,31 @@
 //! to a broker, sends on the connection for the request's purpose, and
 //! retries per [`crate::retry`] until `default.api.timeout.ms` runs out.
 //! [`ClientConfig::from_properties`] reads Java property names.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), rkafka_client_core::Error> {
+//! use rkafka_client_core::{Client, ClientConfig, Target};
+//! use rkafka_protocol::messages::ListOffsetsRequest;
+//! use rkafka_protocol::ErrorCode;
+//! use rkafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+//!
+//! let client = Client::connect(ClientConfig::builder().bootstrap_servers("localhost:9092").build()).await?;
+//! let req = ListOffsetsRequest::default().with_replica_id(-1).with_topics(vec![
+//!     ListOffsetsTopic::default().with_name("orders".into()).with_partitions(vec![
+//!         ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1),
+//!     ]),
+//! ]);
+//! // Routed to the partition's leader; NOT_LEADER_OR_FOLLOWER refreshes
+//! // metadata and retries until `default.api.timeout.ms`.
+//! let resp = client
+//!     .send_checked(Target::leader("orders", 0), req, |r| {
+//!         let codes = r.topics.iter().flat_map(|t| &t.partitions);
+//!         codes.map(|p| ErrorCode::from(p.error_code)).find(|c| !c.is_ok()).unwrap_or_default()
+//!     })
+//!     .await?;
+//! println!("latest offset {}", resp.topics[0].partitions[0].offset);
+//! # Ok(()) }
+//! ```
 
 pub mod config;
 mod properties;
