@@ -434,3 +434,30 @@ async fn concurrent_coordinator_lookups_share_one_batch() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_waits_for_a_broker_that_starts_late() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = ClientConfig::builder()
+        .bootstrap_servers(format!("127.0.0.1:{port}"))
+        .retry_backoff(Duration::from_millis(50))
+        .retry_backoff_max(Duration::from_millis(200))
+        .default_api_timeout(Duration::from_secs(20))
+        .build();
+    let connecting = tokio::spawn(Client::connect(cfg));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let Some(_tansu) = Tansu::start_on(port).await else {
+        connecting.abort();
+        return;
+    };
+    let client = tokio::time::timeout(LIMIT, connecting)
+        .await
+        .expect("connect timed out")
+        .unwrap()
+        .expect("connected once the broker was up");
+    assert_eq!(client.metadata().brokers.len(), 1);
+}

@@ -363,6 +363,12 @@ async fn coordinator_move_is_rediscovered() {
                 .unwrap(),
             other
         );
+        // Transaction coordinators are found the same way.
+        let txn = client
+            .coordinator(CoordinatorKind::Transaction, "tx1")
+            .await
+            .unwrap();
+        assert!(client.metadata().brokers.contains_key(&txn));
     })
     .await
     .expect("test timed out");

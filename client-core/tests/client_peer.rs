@@ -143,6 +143,16 @@ pub struct Tansu {
 impl Tansu {
     /// Starts Tansu with in-memory storage on a free port.
     pub async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        Self::start_on(port).await
+    }
+
+    /// Starts Tansu with in-memory storage on `port`.
+    pub async fn start_on(port: u16) -> Option<Self> {
         let bin = find("RKAFKA_TANSU", &[repo().join(".venv/bin/tansu")]).or_else(|| {
             let py = python()?;
             let lib = py.parent()?.parent()?.join("lib");
@@ -156,11 +166,6 @@ impl Tansu {
             eprintln!("SKIP: tansu not found (set RKAFKA_TANSU or run tools/peers/install.sh)");
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(bin)
             .args([
