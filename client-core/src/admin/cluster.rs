@@ -4,7 +4,7 @@
 use rkafka_protocol::messages::{
     DescribeClusterRequest, DescribeClusterResponse, MetadataResponse,
 };
-use rkafka_protocol::{ApiKey, ErrorCode};
+use rkafka_protocol::ErrorCode;
 
 use super::{check_code, retriable_code, Admin};
 use crate::error::Error;
@@ -62,41 +62,35 @@ impl Admin {
     /// # Cancel safety
     /// Cancel safe (read only).
     pub async fn describe_cluster(&self) -> Result<ClusterDescription, Error> {
-        if self.any_broker_supports(ApiKey::DescribeCluster).await? {
-            let resp = self
-                .client
-                .send_checked(Target::Any, DescribeClusterRequest::default(), |r| {
-                    retriable_code([r.error_code], &[])
-                })
-                .await?;
-            check_code(
-                || "DescribeCluster".into(),
-                resp.error_code,
-                resp.error_message.clone(),
-            )?;
-            return Ok(ClusterDescription::from_describe(&resp));
+        let described = self
+            .client
+            .send_checked(Target::Any, DescribeClusterRequest::default(), |r| {
+                retriable_code([r.error_code], &[])
+            })
+            .await;
+        match described {
+            Ok(resp) => {
+                check_code(
+                    || "DescribeCluster".into(),
+                    resp.error_code,
+                    resp.error_message.clone(),
+                )?;
+                Ok(ClusterDescription::from_describe(&resp))
+            }
+            // Brokers before 2.8 (and some other servers) lack the API.
+            Err(Error::UnsupportedVersion { .. }) => {
+                let resp = self
+                    .client
+                    .send_built(
+                        Target::Any,
+                        |v| Ok(metadata_request(Some(&[]), v)),
+                        |_: &_| ErrorCode::NONE,
+                    )
+                    .await?;
+                Ok(ClusterDescription::from_metadata(&resp))
+            }
+            Err(e) => Err(e),
         }
-        let resp = self
-            .client
-            .send_built(
-                Target::Any,
-                |v| Ok(metadata_request(Some(&[]), v)),
-                |_: &_| ErrorCode::NONE,
-            )
-            .await?;
-        Ok(ClusterDescription::from_metadata(&resp))
-    }
-
-    /// Whether a broker we can reach announces `api` (looked up on one
-    /// connection: brokers of one cluster run the same version in practice).
-    async fn any_broker_supports(&self, api: ApiKey) -> Result<bool, Error> {
-        let deadline = tokio::time::Instant::now() + self.client.config().default_api_timeout;
-        let broker = self
-            .client
-            .broker_for(&Target::Any, crate::broker::ConnPurpose::Admin, deadline)
-            .await?;
-        let conn = broker.connection().await?;
-        Ok(conn.api_versions().broker_range(api as i16).is_some())
     }
 }
 
