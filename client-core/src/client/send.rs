@@ -109,7 +109,9 @@ impl Client {
                 return outcome;
             }
             tracing::debug!(api = R::API_KEY.name(), %target, ?action, "retrying");
-            self.act_on(&target, action).await;
+            // A refresh against a struggling cluster must not outlive the
+            // caller's deadline either.
+            let _ = timeout(backoff.remaining(), self.act_on(&target, action)).await;
             if !backoff.wait().await {
                 return outcome;
             }
