@@ -129,9 +129,19 @@ impl Client {
         target: Target,
         build: impl Fn(i16) -> Result<R, Error>,
     ) -> Result<R::Response, Error> {
-        let deadline = Instant::now() + self.inner.cfg.default_api_timeout;
-        self.attempt(&target, purpose_for(R::API_KEY), deadline, &build)
-            .await
+        let limit = self.inner.cfg.default_api_timeout;
+        let attempt = self.attempt(
+            &target,
+            purpose_for(R::API_KEY),
+            Instant::now() + limit,
+            &build,
+        );
+        timeout(limit, attempt).await.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                what: format!("{} to {target}", R::API_KEY.name()),
+                after: limit,
+            })
+        })
     }
 
     async fn attempt<R: Request>(
