@@ -202,7 +202,8 @@ impl Admin {
             .any(|((t, p), _)| self.client.metadata().leader(t, *p).is_none());
         loop {
             if need_refresh {
-                if let Err(e) = self.client.refresh_metadata(&topics).await {
+                let refresh = self.client.refresh_metadata(&topics);
+                if let Ok(Err(e)) = tokio::time::timeout(backoff.remaining(), refresh).await {
                     if !classify_error(&e).is_retry() {
                         return Err(e);
                     }
