@@ -398,6 +398,17 @@ async fn groups_and_cross_client_data() {
         assert_eq!(d.group_id, group);
         assert!(d.members.is_empty(), "the consumer closed: {d:?}");
 
+        // Tansu also answers ConsumerGroupDescribe (KIP-848) v0: for a
+        // classic group that is an answer with a typed error or a group.
+        let kip848 = admin
+            .describe_consumer_groups(std::slice::from_ref(&group))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&kip848[&group], Ok(_) | Err(Error::Kafka { .. })),
+            "{kip848:?}"
+        );
+
         let deleted = admin
             .delete_groups(std::slice::from_ref(&group))
             .await
