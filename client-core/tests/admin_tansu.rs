@@ -215,6 +215,26 @@ async fn topic_admin_produce_fetch_delete() {
         let offsets = admin.list_offsets(&specs, false).await.unwrap();
         assert_eq!(offsets[&(topic.clone(), 1)].as_ref().unwrap().offset, 3);
         assert_eq!(offsets[&(topic.clone(), 0)].as_ref().unwrap().offset, 0);
+        // Partitions and topics that do not exist are answers, not retries.
+        let started = std::time::Instant::now();
+        let missing = admin
+            .list_offsets(
+                &[
+                    ((topic.clone(), 7), OffsetSpec::Latest),
+                    (("no-such-topic".to_owned(), 0), OffsetSpec::Latest),
+                ]
+                .into(),
+                false,
+            )
+            .await
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        for r in missing.values() {
+            assert!(
+                matches!(r, Err(Error::Kafka { code, .. }) if *code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+                "{missing:?}"
+            );
+        }
 
         // DeleteRecords is not tested here: Tansu 0.6's memory storage
         // panics on it (the connection drops); see admin_live.rs.

@@ -216,13 +216,12 @@ impl Admin {
                 match md.leader(&tp.0, tp.1) {
                     Some(b) => by_broker.entry(b.id).or_default().push((tp, p)),
                     None => {
-                        let code = md
-                            .topic_errors
-                            .get(&tp.0)
-                            .copied()
-                            .unwrap_or(ErrorCode::LEADER_NOT_AVAILABLE);
+                        let code = unroutable(&md, &tp);
                         last_err.insert(tp.clone(), kafka(&tp, code));
-                        if classify_code(code).is_retry() {
+                        // Fresh metadata saying the topic or partition does
+                        // not exist is an answer, as in the Java admin.
+                        let fresh = need_refresh && code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+                        if !fresh && classify_code(code).is_retry() {
                             retry.push((tp, p));
                         } else {
                             done.insert(tp.clone(), Err(kafka(&tp, code)));
@@ -280,6 +279,18 @@ impl Admin {
             done.insert(tp, Err(e));
         }
         Ok(done)
+    }
+}
+
+/// Why metadata gives no leader for `tp`.
+fn unroutable(md: &crate::metadata::ClusterMetadata, tp: &TopicPartition) -> ErrorCode {
+    if let Some(&code) = md.topic_errors.get(&tp.0) {
+        return code;
+    }
+    match md.topic(&tp.0).map(|t| t.partitions.get(&tp.1)) {
+        Some(None) => ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+        Some(Some(p)) if !p.error.is_ok() => p.error,
+        _ => ErrorCode::LEADER_NOT_AVAILABLE,
     }
 }
 
