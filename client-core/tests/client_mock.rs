@@ -501,3 +501,58 @@ async fn metadata_max_age_refreshes_in_the_background() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_hints_from_produce_responses() {
+    let Some((mock, client)) = start().await else {
+        return;
+    };
+    tokio::time::timeout(LIMIT, async {
+        let md = client.refresh_metadata(&["t".into()]).await.unwrap();
+        let old = md.leader("t", 0).unwrap().id;
+        let new = md.brokers.keys().copied().find(|id| *id != old).unwrap();
+        mock.command(&format!("leader t 0 {new}")).await;
+        // Ask the old leader on purpose: Produce v10+ names the new one.
+        let resp = client
+            .send_once(Target::Broker(old), |_| Ok(produce("t", 0, &["hint"])))
+            .await
+            .unwrap();
+        let p = &resp.responses[0].partition_responses[0];
+        assert_eq!(
+            ErrorCode::from(p.error_code),
+            ErrorCode::NOT_LEADER_OR_FOLLOWER
+        );
+        if p.current_leader.leader_id < 0 {
+            eprintln!("SKIP: this mock sends no KIP-951 leader in Produce responses");
+            return;
+        }
+        let endpoints = resp
+            .node_endpoints
+            .iter()
+            .map(|e| rkafka_client_core::metadata::BrokerInfo {
+                id: e.node_id,
+                host: e.host.clone(),
+                port: e.port,
+                rack: e.rack.clone(),
+            })
+            .collect();
+        client.leader_hint(rkafka_client_core::metadata::LeaderHint {
+            topic: "t".into(),
+            partition: 0,
+            leader: p.current_leader.leader_id,
+            leader_epoch: p.current_leader.leader_epoch,
+            endpoints,
+        });
+        let mut leader = None;
+        for _ in 0..50 {
+            leader = client.metadata().leader("t", 0).map(|b| b.id);
+            if leader == Some(new) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(leader, Some(new));
+    })
+    .await
+    .expect("test timed out");
+}

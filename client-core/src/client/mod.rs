@@ -49,7 +49,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use self::config::{ClientConfig, ClientConfigBuilder, MetadataRecoveryStrategy};
 use crate::error::Error;
 use crate::metadata::task::{self, Command};
-use crate::metadata::{ClusterMetadata, ClusterView};
+use crate::metadata::{ClusterMetadata, ClusterView, LeaderHint};
 use crate::retry::{classify_error, RetryBackoff};
 use crate::route::{CoordinatorKind, Target};
 
@@ -213,6 +213,14 @@ impl Client {
             kind,
             key: key.to_owned(),
         });
+    }
+
+    /// Applies a leader hint from a Produce/Fetch response (KIP-951) to the
+    /// cache, if it is newer than what is cached; requests routed after it
+    /// is applied go to the new leader without a metadata refresh.
+    pub fn leader_hint(&self, hint: LeaderHint) {
+        // A full channel only loses the shortcut; a refresh still follows.
+        let _ = self.inner.commands.try_send(Command::LeaderHint(hint));
     }
 
     /// Forgets whatever coordinator `target` names, if it names one.

@@ -189,6 +189,48 @@ impl ClusterMetadata {
         }
     }
 
+    /// The snapshot after a leader hint (KIP-951: Produce and Fetch
+    /// responses name the new leader with NOT_LEADER_OR_FOLLOWER), or `None`
+    /// when the hint is not newer than what is cached or names a partition
+    /// we do not know. `endpoints` adds brokers the cache lacks.
+    pub fn with_leader_hint(
+        &self,
+        topic: &str,
+        partition: i32,
+        leader: i32,
+        leader_epoch: i32,
+        endpoints: &[BrokerInfo],
+    ) -> Option<ClusterMetadata> {
+        let t = self.topics.get(topic)?;
+        let p = t.partitions.get(&partition)?;
+        if leader < 0 || leader_epoch <= p.leader_epoch {
+            return None;
+        }
+        let mut brokers = self.brokers.clone();
+        for b in endpoints {
+            brokers.entry(b.id).or_insert_with(|| b.clone());
+        }
+        if !brokers.contains_key(&leader) {
+            return None;
+        }
+        let mut t2 = (**t).clone();
+        t2.partitions.insert(
+            partition,
+            PartitionMetadata {
+                leader: Some(leader),
+                leader_epoch,
+                ..p.clone()
+            },
+        );
+        let mut topics = self.topics.clone();
+        topics.insert(topic.to_owned(), Arc::new(t2));
+        Some(ClusterMetadata {
+            brokers,
+            topics,
+            ..self.clone()
+        })
+    }
+
     /// The topic named `name`.
     pub fn topic(&self, name: &str) -> Option<&Arc<TopicMetadata>> {
         self.topics.get(name)
@@ -302,6 +344,38 @@ mod tests {
         stale.topics[0].topic_id = Uuid::from_u128(99);
         let md3 = md.apply(&stale, false);
         assert_eq!(md3.leader("a", 0).unwrap().id, 2);
+    }
+
+    #[test]
+    fn leader_hints_apply_only_when_newer() {
+        let md = ClusterMetadata::default().apply(&response(&[("a", 0, 1)]), true);
+        assert!(
+            md.with_leader_hint("a", 0, 2, 7, &[]).is_none(),
+            "same epoch"
+        );
+        assert!(
+            md.with_leader_hint("a", 0, 2, 6, &[]).is_none(),
+            "older epoch"
+        );
+        assert!(
+            md.with_leader_hint("a", 9, 2, 8, &[]).is_none(),
+            "unknown partition"
+        );
+        assert!(
+            md.with_leader_hint("a", 0, 9, 8, &[]).is_none(),
+            "unknown broker"
+        );
+        let hinted = md.with_leader_hint("a", 0, 2, 8, &[]).unwrap();
+        assert_eq!(hinted.leader("a", 0).unwrap().id, 2);
+        assert_eq!(hinted.leader_epoch("a", 0), Some(8));
+        let new_broker = BrokerInfo {
+            id: 9,
+            host: "b9".into(),
+            port: 9,
+            rack: None,
+        };
+        let hinted = md.with_leader_hint("a", 0, 9, 8, &[new_broker]).unwrap();
+        assert_eq!(hinted.leader("a", 0).unwrap().addr(), "b9:9");
     }
 
     #[test]

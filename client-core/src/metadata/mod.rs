@@ -13,4 +13,4 @@ pub mod refresh;
 pub(crate) mod task;
 
 pub use self::cache::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
-pub use self::task::ClusterView;
+pub use self::task::{ClusterView, LeaderHint};

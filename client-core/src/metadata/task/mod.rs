@@ -66,6 +66,26 @@ pub(crate) enum Command {
     ForgetCoordinator { kind: CoordinatorKind, key: String },
     /// Rebuild from the bootstrap list now (REBOOTSTRAP_REQUIRED).
     Rebootstrap { reply: Reply<()> },
+    /// A newer leader named by a response (KIP-951).
+    LeaderHint(LeaderHint),
+}
+
+/// A partition's new leader as a Produce or Fetch response names it
+/// (KIP-951), applied without a metadata round trip when its epoch is newer
+/// than the cached one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaderHint {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+    /// The new leader's node id.
+    pub leader: i32,
+    /// Its leader epoch.
+    pub leader_epoch: i32,
+    /// Endpoints the response listed (`node_endpoints`), for leaders the
+    /// cache does not know yet.
+    pub endpoints: Vec<crate::metadata::BrokerInfo>,
 }
 
 /// Spawns the task; returns its command sender and view receiver.
@@ -183,6 +203,19 @@ impl MetadataTask {
                 }
             }
             Command::Rebootstrap { reply } => batch.rebootstrap.push(reply),
+            Command::LeaderHint(h) => {
+                let hinted = self.view.metadata.with_leader_hint(
+                    &h.topic,
+                    h.partition,
+                    h.leader,
+                    h.leader_epoch,
+                    &h.endpoints,
+                );
+                if let Some(md) = hinted {
+                    self.install(md);
+                    self.publish();
+                }
+            }
         }
     }
 
@@ -308,6 +341,16 @@ impl MetadataTask {
 
     fn apply(&mut self, resp: &rkafka_protocol::messages::MetadataResponse, full: bool) {
         let md = self.view.metadata.apply(resp, full);
+        self.install(md);
+        self.failing_since = None;
+        self.next_refresh = Instant::now() + self.max_age;
+        self.publish();
+    }
+
+    /// Makes `md` current, with a connection handle for each of its brokers
+    /// (new or moved ones get a fresh handle; gone ones are dropped unless
+    /// they coordinate something).
+    fn install(&mut self, md: ClusterMetadata) {
         let mut conns = (*self.view.connections).clone();
         for b in md.brokers.values() {
             let addr = b.addr();
@@ -324,9 +367,6 @@ impl MetadataTask {
         self.addrs.retain(|id, _| conns.contains_key(id));
         self.view.metadata = Arc::new(md);
         self.view.connections = Arc::new(conns);
-        self.failing_since = None;
-        self.next_refresh = Instant::now() + self.max_age;
-        self.publish();
     }
 }
 
