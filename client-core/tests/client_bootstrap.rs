@@ -61,3 +61,21 @@ async fn requests_on_an_unreachable_cluster_end_at_the_deadline() {
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(4), "{err}");
 }
+
+/// Handles and their futures can move between tasks and threads.
+#[allow(dead_code)]
+fn handles_and_futures_are_send() {
+    fn send<T: Send + Sync>(_: &T) {}
+    fn fut<F: std::future::Future + Send>(_: F) {}
+    let client = Client::start(config("127.0.0.1:1")).unwrap();
+    send(&client);
+    let admin = rkafka_client_core::admin::Admin::new(client.clone());
+    send(&admin);
+    fut(client.send_to_any(rkafka_protocol::messages::ApiVersionsRequest::default()));
+    fut(client.refresh_metadata(&[]));
+    fut(admin.describe_cluster());
+    fut(admin.list_offsets(&Default::default(), false));
+    fut(admin.describe_groups(&[]));
+    fut(admin.list_groups(&[], &[]));
+    fut(admin.create_topics(&[], false));
+}
