@@ -47,6 +47,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use self::config::{ClientConfig, ClientConfigBuilder, MetadataRecoveryStrategy};
+pub use self::send::{no_check, purpose_for};
 use crate::error::Error;
 use crate::metadata::task::{self, Command};
 use crate::metadata::{ClusterMetadata, ClusterView, LeaderHint};
