@@ -328,6 +328,16 @@ async fn describe_cluster_and_configs() {
             Some("123456"),
             "{entries:?}"
         );
+        // Tansu lacks the legacy AlterConfigs: a typed error, at once.
+        let legacy = [(
+            res.clone(),
+            [("retention.ms".to_owned(), "1".to_owned())].into(),
+        )]
+        .into();
+        let started = std::time::Instant::now();
+        let r = admin.alter_configs(&legacy, false).await;
+        assert!(matches!(r, Err(Error::UnsupportedVersion { .. })), "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     })
     .await
     .expect("test timed out");
