@@ -43,7 +43,8 @@ Commands (ERR names or numbers are accepted wherever an error code is expected):
   share_earliest [0|1]                  share auto offset reset earliest (1, default) / latest (0)
   share_members GROUP                   -> OK <member ids...>
   share_assign_all GROUP TOPIC NPARTS   every member of GROUP gets all NPARTS partitions (the
-                                        mock's own assignor gives a partition to one member only)
+                                        mock's own assignor gives a partition to one member only);
+                                        members pick it up at their next heartbeat (~1-3 s)
   track_start | track_stop | track_clear    the mock's request tracking (on with --track)
   requests                              -> OK BROKER:APIKEY[:VERSION] ... in arrival order
                                         (VERSION only with --record, see below)
