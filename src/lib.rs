@@ -1,7 +1,15 @@
 //! rkafka: a pure-Rust client for Apache Kafka.
 //!
-//! This facade re-exports the public API of the workspace crates. Today it
-//! exposes the wire protocol layer ([`protocol`]); the client crates join it
-//! as they land.
+//! This facade re-exports the public API of the workspace crates:
+//! - [`protocol`]: every Kafka message type, error codes, the record-batch codec;
+//! - [`core`]: connections, TLS, SASL, metadata, routing, raw requests and admin
+//!   ([`Client`], [`Admin`]);
+//! - [`producer`] and [`consumer`] as they land.
 
+pub use rkafka_client_consumer as consumer;
+pub use rkafka_client_core as core;
+pub use rkafka_client_producer as producer;
 pub use rkafka_protocol as protocol;
+
+pub use rkafka_client_core::admin::Admin;
+pub use rkafka_client_core::{Client, ClientConfig, Error, Result};

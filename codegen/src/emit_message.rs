@@ -211,12 +211,17 @@ fn emit_struct(out: &mut String, m: &MessageModel, s: &StructModel, top: bool) {
         .iter()
         .all(|f| default_expr(f) == derived_default(f));
     if derivable {
-        let plain = format!("#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub struct {name} {{");
-        let with_default =
-            format!("#[derive(Debug, Clone, PartialEq, Default)]\n#[non_exhaustive]\npub struct {name} {{");
+        let plain =
+            format!("#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub struct {name} {{");
+        let with_default = format!(
+            "#[derive(Debug, Clone, PartialEq, Default)]\n#[non_exhaustive]\npub struct {name} {{"
+        );
         *out = out.replacen(&plain, &with_default, 1);
     } else {
-        let _ = writeln!(out, "impl Default for {name} {{ fn default() -> Self {{ Self {{");
+        let _ = writeln!(
+            out,
+            "impl Default for {name} {{ fn default() -> Self {{ Self {{"
+        );
         for f in &s.fields {
             let _ = writeln!(out, "{}: {},", field_ident(&f.spec_name), default_expr(f));
         }
@@ -386,7 +391,12 @@ fn emit_field_codec(
             &c_untagged,
             &format!("size += self.{id}.wire_size(version, {fl});"),
         );
-        read_field(read, f, &c_untagged, &format!("Wire::read(buf, version, {fl})?"));
+        read_field(
+            read,
+            f,
+            &c_untagged,
+            &format!("Wire::read(buf, version, {fl})?"),
+        );
     }
     // A value the chosen version cannot carry is an error unless ignorable.
     if !f.ignorable && !f.present.covers(valid) {

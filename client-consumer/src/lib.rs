@@ -1,0 +1,1 @@
+//! rkafka's consumers (work in progress: see issue 5).

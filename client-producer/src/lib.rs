@@ -1,0 +1,1 @@
+//! rkafka's producer (work in progress: see issue 4).
