@@ -185,17 +185,27 @@ impl RecordBatchBuilder {
     /// the batch is full; the builder is unchanged then.
     #[inline]
     pub fn push(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
-        let (ts, od) = self.deltas(record.timestamp)?;
-        // A simple record is at most 16 KiB, so the batch-size check below
-        // only matters once the batch is within that of 2 GiB.
-        if self.buf.len() < (i32::MAX as usize) >> 1 {
-            if let Some(size) = write_simple(&mut self.buf, record, ts, od) {
-                self.base_timestamp.get_or_insert(record.timestamp);
+        // A simple record is at most 16 KiB, so the batch-size check of the
+        // general path only matters once the batch is within that of 2 GiB.
+        if self.count < i32::MAX && self.buf.len() < (i32::MAX as usize) >> 1 {
+            let base = self.base_timestamp.unwrap_or(record.timestamp);
+            let ts = record.timestamp.wrapping_sub(base);
+            if let Some(size) = write_simple(&mut self.buf, record, ts, self.count) {
+                self.base_timestamp = Some(base);
                 self.max_timestamp = self.max_timestamp.max(record.timestamp);
                 self.count += 1;
                 return Ok(size);
             }
         }
+        self.push_general(record)
+    }
+
+    /// [`RecordBatchBuilder::push`] for records with headers or large fields.
+    /// Kept out of line so the fast path above stays small enough to inline
+    /// into a producer's loop.
+    #[inline(never)]
+    fn push_general(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
+        let (ts, od) = self.deltas(record.timestamp)?;
         let body = body_size(record, ts, od)?;
         let size = framed_size(body);
         if self.buf.len() - LOG_OVERHEAD + size > i32::MAX as usize {
