@@ -5,9 +5,11 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 specs := "../shared/kafka-message-specs"
 error_codes := "../shared/kafka-error-codes.tsv"
 
-# Build and run every test (installs the broker peers first).
+# Build and run every test (installs the broker peers first), doc examples included
+# (`--all-targets` leaves doctests out, so they run in a second step).
 test: peers
     cargo test --workspace --all-targets --locked
+    cargo test --workspace --doc --locked
 
 # Everything CI checks: formatting, lints, generated code, tests, a bounded fuzz pass.
 ci: lint check-generated test fuzz

@@ -13,3 +13,8 @@ pub use rkafka_protocol as protocol;
 
 pub use rkafka_client_core::admin::Admin;
 pub use rkafka_client_core::{Client, ClientConfig, Error, Result};
+
+/// The README's code blocks, compiled as doctests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
