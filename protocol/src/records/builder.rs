@@ -183,7 +183,7 @@ impl RecordBatchBuilder {
     /// Appends `record` with the next offset delta and returns the bytes it
     /// added. Fails only when the record is too large for its length fields or
     /// the batch is full; the builder is unchanged then.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
         // A simple record is at most 16 KiB, so the batch-size check of the
         // general path only matters once the batch is within that of 2 GiB.

@@ -152,7 +152,7 @@ unsafe fn put_small_raw(base: *mut u8, at: usize, v: u64) -> usize {
 ///
 /// A producer pushes millions of these; the general path's per-field size
 /// checks and varint loops were most of the encoding time.
-#[inline]
+#[inline(always)]
 pub(crate) fn write_simple(
     out: &mut Vec<u8>,
     r: &NewRecord<'_>,
