@@ -296,3 +296,28 @@ fn a_missing_peer_binary_is_named_in_the_error() {
         Ok(_) => panic!("started a binary that does not exist"),
     }
 }
+
+/// Only with `--features testcontainers` and a Docker engine (not in CI, which has
+/// neither): the official image starts, serves librdkafka, and has share groups on.
+#[cfg(feature = "testcontainers")]
+#[test]
+fn apache_kafka_container_round_trip_with_share_groups_enabled() {
+    let kafka = started(rkafka_tests::KafkaContainer::start());
+    assert_eq!(
+        librdkafka_roundtrip(&kafka.bootstrap(), "container-rt", 20, &[]).unwrap(),
+        20
+    );
+    let features = kafka
+        .run_tool(&[
+            "kafka-features.sh",
+            "--bootstrap-server",
+            "localhost:9092",
+            "describe",
+        ])
+        .unwrap();
+    let share = features
+        .lines()
+        .find(|l| l.contains("Feature: share.version"))
+        .unwrap_or_else(|| panic!("no share.version in:\n{features}"));
+    assert!(share.contains("FinalizedVersionLevel: 1"), "{share}");
+}
