@@ -119,6 +119,14 @@ impl RawConnection {
         &self.inner.shared.broker
     }
 
+    /// How many requests hold an in-flight slot right now (sent or being
+    /// sent, awaiting their response): the load used to pick the least
+    /// loaded broker for requests any broker can answer.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight()
+            .saturating_sub(self.inner.slots.available_permits())
+    }
+
     /// Whether the connection has failed or closed.
     pub fn is_closed(&self) -> bool {
         self.inner.shared.token.is_cancelled()
