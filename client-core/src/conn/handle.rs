@@ -217,6 +217,12 @@ impl RawConnection {
             })?
     }
 
+    /// Holds back requests not yet written for `wait` (a broker's
+    /// `throttle_time_ms`, KIP-219).
+    pub(crate) fn throttle(&self, wait: Duration) {
+        self.inner.shared.throttle(wait);
+    }
+
     /// Fails the connection with `e`: every waiter gets it.
     pub(crate) fn poison(&self, e: Error) {
         self.inner.shared.poison(e);

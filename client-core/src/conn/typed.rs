@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 
 use crate::config::ConnectionConfig;
 use crate::conn::handle::RawConnection;
+use crate::conn::throttle;
 use crate::conn::versions::{fallback_version, our_range, peek_error_code, ApiVersions};
 use crate::error::Error;
 
@@ -195,6 +196,10 @@ pub(crate) async fn send_typed<R: Request>(
                     source,
                 })?;
             tracing::Span::current().record("correlation_id", header.correlation_id);
+            if let Some(ms) = throttle::client_throttle_ms(R::API_KEY as i16, version, &resp) {
+                tracing::debug!(throttle_time_ms = ms, "the broker throttles this client");
+                raw.throttle(Duration::from_millis(u64::from(ms)));
+            }
             decode_body::<R::Response>(&mut resp, version, &what())
         }
         .await;
