@@ -17,6 +17,8 @@
 //! - `KafkaContainer` (feature `testcontainers`): the official `apache/kafka` 4.x image
 //!   with share groups enabled, where a Docker engine is available.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "testcontainers")]
 mod container;
 mod error;
