@@ -200,6 +200,19 @@ async fn topic_admin_produce_fetch_delete() {
         let offsets = admin.list_offsets(&specs, false).await.unwrap();
         assert_eq!(offsets[&(topic.clone(), 1)].as_ref().unwrap().offset, 3);
         assert_eq!(offsets[&(topic.clone(), 0)].as_ref().unwrap().offset, 0);
+        // By time: every record above is stamped 1_700_000_000_000, so an
+        // earlier time finds the first. (Tansu 0.6 also answers 0 for a
+        // time after every record, where Kafka answers -1, and the mock
+        // answers -1 to any time: admin_live.rs checks that against Kafka.)
+        let tp = (topic.clone(), 1);
+        for (asked, want) in [(1_699_000_000_000, 0)] {
+            let by_time = admin
+                .list_offsets(&[(tp.clone(), OffsetSpec::Timestamp(asked))].into(), false)
+                .await
+                .unwrap();
+            let got = by_time[&tp].as_ref().unwrap();
+            assert_eq!(got.offset, want, "offset for time {asked}: {got:?}");
+        }
         // Partitions and topics that do not exist are answers, not retries.
         let started = std::time::Instant::now();
         let missing = admin
