@@ -52,9 +52,19 @@ fn leaf(ca: &Ca, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, Str
     (cert.pem(), key.serialize_pem())
 }
 
-/// Starts a TLS endpoint for `localhost` signed by `server_ca`; with
+/// Starts a TLS endpoint for `names` signed by `server_ca`; with
 /// `client_ca`, it requires a client certificate issued by it.
 async fn tls_server(server_ca: &Ca, names: &[&str], client_ca: Option<&Ca>) -> u16 {
+    tls_server_telling_sni(server_ca, names, client_ca).await.0
+}
+
+/// [`tls_server`], also reporting the SNI name each handshake carried.
+async fn tls_server_telling_sni(
+    server_ca: &Ca,
+    names: &[&str],
+    client_ca: Option<&Ca>,
+) -> (u16, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
+    let (sni_tx, sni_rx) = tokio::sync::mpsc::unbounded_channel();
     let (cert, key) = leaf(server_ca, names, ExtendedKeyUsagePurpose::ServerAuth);
     let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
@@ -83,14 +93,16 @@ async fn tls_server(server_ca: &Ca, names: &[&str], client_ca: Option<&Ca>) -> u
     tokio::spawn(async move {
         while let Ok((tcp, _)) = l.accept().await {
             let acceptor = acceptor.clone();
+            let sni_tx = sni_tx.clone();
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = sni_tx.send(tls.get_ref().1.server_name().map(str::to_owned));
                     common::serve(tls, Fault::None).await;
                 }
             });
         }
     });
-    port
+    (port, sni_rx)
 }
 
 fn cfg(tls: TlsConfig) -> Arc<ConnectionConfig> {
@@ -145,6 +157,18 @@ async fn host_name_mismatch_is_rejected() {
     let mut tls = trusting(&ca);
     tls.server_name = Some("kafka.example".into());
     assert_eq!(metadata_over(port, tls).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn sni_names_the_dialled_host_or_the_configured_name() {
+    let ca = ca("test CA");
+    let (port, mut sni) = tls_server_telling_sni(&ca, &["localhost", "kafka.example"], None).await;
+    assert_eq!(metadata_over(port, trusting(&ca)).await.unwrap(), 7);
+    assert_eq!(sni.recv().await.unwrap().as_deref(), Some("localhost"));
+    let mut tls = trusting(&ca);
+    tls.server_name = Some("kafka.example".into());
+    assert_eq!(metadata_over(port, tls).await.unwrap(), 7);
+    assert_eq!(sni.recv().await.unwrap().as_deref(), Some("kafka.example"));
 }
 
 #[tokio::test]
