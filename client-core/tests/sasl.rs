@@ -127,6 +127,55 @@ async fn oauthbearer_static_token() {
 }
 
 #[tokio::test]
+async fn oauthbearer_async_provider_with_extensions() {
+    // The endpoint accepts only a message carrying the token and both
+    // extensions (KIP-342), each as its own `key=value` field.
+    let srv = SaslServer::start(&[
+        "--oauth-extension",
+        "traceId=abc",
+        "--oauth-extension",
+        "logicalCluster=lkc-1",
+    ])
+    .await;
+    let calls = Arc::new(AtomicI32::new(0));
+    let counted = Arc::clone(&calls);
+    let provider = move || -> rkafka_client_core::sasl::TokenFuture {
+        let counted = Arc::clone(&counted);
+        Box::pin(async move {
+            // A real provider awaits an identity service here.
+            tokio::task::yield_now().await;
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(OAuthToken {
+                token: Secret::new("good-token"),
+                extensions: [
+                    ("traceId".to_string(), "abc".to_string()),
+                    ("logicalCluster".to_string(), "lkc-1".to_string()),
+                ]
+                .into(),
+            })
+        })
+    };
+    let conn = connect_broker(&srv.addr, cfg(Some(SaslConfig::oauth_provider(provider))))
+        .await
+        .unwrap();
+    assert_eq!(metadata(&conn).await.controller_id, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one token per login");
+
+    // Without the extensions the same token is refused.
+    let bare = OAuthToken {
+        token: Secret::new("good-token"),
+        ..Default::default()
+    };
+    let e = connect_broker(&srv.addr, cfg(Some(SaslConfig::oauth_static(bare))))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Sasl(SaslError::AuthenticationFailed { .. })),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
 async fn wrong_passwords_fail_with_the_brokers_message() {
     for sasl in [
         SaslConfig::plain("alice", "wrong"),

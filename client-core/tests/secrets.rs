@@ -1,4 +1,6 @@
-//! Passwords and tokens never reach tracing output, errors or `Debug`. In
+//! Passwords and tokens never reach tracing output, errors or `Debug`; and
+//! every request has a span naming API, version, broker and correlation id,
+//! with its timing. In
 //! its own test binary, with a global subscriber: tracing caches per-callsite
 //! interest process-wide, so a thread-local subscriber beside other tests
 //! running in parallel misses events (the first cause of this test's flakes).
@@ -63,6 +65,7 @@ mod capture {
             Id::from_u64(1)
         }
         fn record(&self, _: &Id, values: &Record<'_>) {
+            self.0.lock().unwrap().push_str("\n[record] ");
             values.record(&mut V(&self.0));
         }
         fn record_follows_from(&self, _: &Id, _: &Id) {}
@@ -110,6 +113,24 @@ async fn secrets_never_reach_logs_or_errors() {
         logs.contains("kafka_request"),
         "capture saw no request spans: {logs}"
     );
+    // Each request span names the API, version, broker and correlation id,
+    // and its closing event the time taken.
+    let metadata_span = logs
+        .lines()
+        .find(|l| l.starts_with("[span kafka_request]") && l.contains("api=\"Metadata\""))
+        .unwrap_or_else(|| panic!("no Metadata request span: {logs}"));
+    for field in ["version=", "broker=\"127.0.0.1:"] {
+        assert!(
+            metadata_span.contains(field),
+            "{field} missing: {metadata_span}"
+        );
+    }
+    // The correlation id is recorded on the span once the response is read.
+    assert!(
+        logs.contains("[record] correlation_id="),
+        "no correlation id: {logs}"
+    );
+    assert!(logs.contains("elapsed_us="), "no request timing: {logs}");
     assert!(errors.contains("authentication failed"), "{errors}");
     for secret in ["alice-secret", "wrong-secret-pw", "bad-secret-token"] {
         assert!(!logs.contains(secret), "{secret} logged:\n{logs}");

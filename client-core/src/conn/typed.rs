@@ -184,6 +184,9 @@ pub(crate) async fn send_typed<R: Request>(
         broker = raw.broker(),
         correlation_id = tracing::field::Empty,
     );
+    // Recorded on this handle, not on `Span::current()`: that needs a
+    // subscriber that tracks the current span, and not every one does.
+    let this_span = span.clone();
     async move {
         let start = Instant::now();
         let frame = encode_request(req, version, client_id)?;
@@ -195,7 +198,7 @@ pub(crate) async fn send_typed<R: Request>(
                     what: what(),
                     source,
                 })?;
-            tracing::Span::current().record("correlation_id", header.correlation_id);
+            this_span.record("correlation_id", header.correlation_id);
             if let Some(ms) = throttle::client_throttle_ms(R::API_KEY as i16, version, &resp) {
                 tracing::debug!(throttle_time_ms = ms, "the broker throttles this client");
                 raw.throttle(Duration::from_millis(u64::from(ms)));

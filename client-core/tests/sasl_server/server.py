@@ -260,7 +260,8 @@ class Conn:
             if self.oauth_failed:
                 return False, True, b""  # the client acknowledged our error challenge
             text = auth.decode(errors="replace")
-            if ("auth=Bearer %s\x01" % self.args.oauth_token) in text:
+            wanted = ["auth=Bearer %s" % self.args.oauth_token] + self.args.oauth_extension
+            if all(("\x01%s\x01" % kv) in text for kv in wanted):
                 return True, True, b""
             self.oauth_failed = True
             return True, False, b'{"status":"invalid_token"}'
@@ -280,6 +281,8 @@ def main():
     p.add_argument("--user", action="append", default=[], help="name:password")
     p.add_argument("--session-lifetime-ms", type=int, default=0)
     p.add_argument("--expiry-grace-ms", type=int, default=0)
+    p.add_argument("--oauth-extension", action="append", default=[],
+                   help="key=value the OAUTHBEARER message must carry (KIP-342)")
     p.add_argument("--oauth-token", default="good-token")
     p.add_argument("--unsupported-lists-none", action="store_true")
     args = p.parse_args()
