@@ -10,7 +10,7 @@ use rkafka_client_core::config::ConnectionConfig;
 use rkafka_client_core::conn::BrokerConnection;
 use rkafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
 use rkafka_protocol::Request;
-use rkafka_tests::{MockCluster, MockConfig, Tansu};
+use rkafka_tests::{BrokerUnderTest, MockConfig, Tansu};
 
 fn cfg() -> Arc<ConnectionConfig> {
     Arc::new(
@@ -52,19 +52,23 @@ async fn negotiate_and_pipeline(conn: &BrokerConnection) {
     assert!(!conn.is_closed());
 }
 
+/// The mock cluster, or the broker `KAFKA_BOOTSTRAP` names.
 #[tokio::test]
-async fn librdkafka_mock_negotiation_fallback_and_pipelining() {
-    rkafka_tests::skip_if_external!("checks the mock's ApiVersions fallback");
-    let mock = MockCluster::start(MockConfig::default()).unwrap_or_else(|e| panic!("{e}"));
-    let addr = mock.bootstrap().split(',').next().unwrap().to_owned();
+async fn negotiation_fallback_and_pipelining_on_the_broker_under_test() {
+    let broker =
+        BrokerUnderTest::external_or_mock(MockConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let addr = broker.bootstrap().split(',').next().unwrap().to_owned();
     let conn = connect_broker(&addr, cfg()).await.unwrap();
-    // We ask with ApiVersions v4; the mock knows fewer versions and answers
-    // UNSUPPORTED_VERSION, so the table we hold came from the fallback.
-    let av = conn.api_versions().broker_range(18).unwrap();
-    assert!(
-        av.max < ApiVersionsRequest::stable_versions().max,
-        "expected the mock to need the fallback, it lists ApiVersions {av}"
-    );
+    if broker.mock().is_some() {
+        // We ask with ApiVersions v4; the mock knows fewer versions and
+        // answers UNSUPPORTED_VERSION, so the table we hold came from the
+        // fallback.
+        let av = conn.api_versions().broker_range(18).unwrap();
+        assert!(
+            av.max < ApiVersionsRequest::stable_versions().max,
+            "expected the mock to need the fallback, it lists ApiVersions {av}"
+        );
+    }
     negotiate_and_pipeline(&conn).await;
 }
 
