@@ -491,3 +491,40 @@ async fn connect_waits_for_a_broker_that_starts_late() {
         .expect("connected once the broker was up");
     assert_eq!(client.metadata().brokers.len(), 1);
 }
+
+#[tokio::test]
+async fn the_admin_example_lists_brokers_and_creates_a_topic() {
+    // `cargo test` builds the examples next to the test binaries' `deps/`.
+    let example = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples/admin")))
+        .filter(|p| p.exists())
+        .expect("examples/admin is built by `cargo test` (it builds the examples)");
+    let (tansu, _admin) = start().await;
+    let topic = topic_name("example-topic");
+    let out = tokio::time::timeout(
+        LIMIT,
+        tokio::process::Command::new(example)
+            .args(["--bootstrap", &tansu.bootstrap(), "--topic", &topic])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example finished")
+    .expect("the example ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("at {}", tansu.bootstrap())),
+        "no broker listed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("created {topic}")),
+        "no topic created:\n{stdout}"
+    );
+}
