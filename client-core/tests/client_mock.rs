@@ -399,6 +399,21 @@ async fn coordinator_move_is_rediscovered() {
             .await
             .unwrap();
         assert!(client.metadata().brokers.contains_key(&txn));
+        // Share-state coordinators need FindCoordinator v6 (KIP-932); the
+        // mock stops at v3: a typed error naming the API, not a retry loop.
+        let share = client
+            .coordinator(CoordinatorKind::Share, "sg:AAAAAAAAAAAAAAAAAAAAAA:0")
+            .await;
+        assert!(
+            matches!(
+                &share,
+                Err(rkafka_client_core::Error::UnsupportedVersion {
+                    api: "FindCoordinator",
+                    ..
+                })
+            ),
+            "{share:?}"
+        );
     })
     .await
     .expect("test timed out");
