@@ -72,15 +72,33 @@ impl KafkaContainer {
             .start()
             .map_err(|e| startup_error("starting the container", &e))?;
         let kafka = Self { container, port };
-        kafka.run_tool(&[
+        let upgraded = kafka.run_tool(&[
             "kafka-features.sh",
             "--bootstrap-server",
             "localhost:9092",
             "upgrade",
             "--feature",
             "share.version=1",
-        ])?;
+        ]);
+        // Images where share groups are on by default may refuse an
+        // "upgrade" to the level they are at: that is success too.
+        if let Err(e) = upgraded {
+            if kafka.share_version()? < 1 {
+                return Err(e);
+            }
+        }
         Ok(kafka)
+    }
+
+    /// The finalized `share.version` feature level (0: share groups off).
+    pub fn share_version(&self) -> Result<i16, HarnessError> {
+        let features = self.run_tool(&[
+            "kafka-features.sh",
+            "--bootstrap-server",
+            "localhost:9092",
+            "describe",
+        ])?;
+        Ok(parse_share_version(&features))
     }
 
     /// `localhost:port`, for `bootstrap.servers`.
@@ -128,6 +146,21 @@ impl KafkaContainer {
     }
 }
 
+/// `FinalizedVersionLevel` of `share.version` in `kafka-features.sh describe`
+/// output (lines like `Feature: share.version  SupportedMinVersion: 0  ...
+/// FinalizedVersionLevel: 1  Epoch: 5`); 0 when absent.
+fn parse_share_version(describe: &str) -> i16 {
+    describe
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("share.version"))
+        .and_then(|l| {
+            let mut words = l.split_whitespace();
+            words.find(|w| *w == "FinalizedVersionLevel:")?;
+            words.next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 fn startup_error(what: &str, error: &TestcontainersError) -> HarnessError {
     HarnessError::Startup {
         peer: "apache/kafka container".into(),
@@ -135,5 +168,22 @@ fn startup_error(what: &str, error: &TestcontainersError) -> HarnessError {
             "{what}: {error} (the testcontainers feature needs a running Docker engine \
              that can pull apache/kafka)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_share_version;
+
+    #[test]
+    fn share_version_is_read_from_the_feature_description() {
+        let out = "Feature: metadata.version\tSupportedMinVersion: 3.3-IV3\tSupportedMaxVersion: 4.1-IV1\tFinalizedVersionLevel: 4.1-IV1\tEpoch: 7\n\
+                   Feature: share.version\tSupportedMinVersion: 0\tSupportedMaxVersion: 1\tFinalizedVersionLevel: 1\tEpoch: 9\n";
+        assert_eq!(parse_share_version(out), 1);
+        assert_eq!(
+            parse_share_version("Feature: kraft.version\tFinalizedVersionLevel: 1"),
+            0
+        );
+        assert_eq!(parse_share_version(""), 0);
     }
 }
