@@ -205,8 +205,20 @@ async fn mutual_tls_accepts_a_trusted_client_and_rejects_others() {
 
 fn root(e: &Error) -> &Error {
     match e {
-        Error::ConnectionPoisoned { cause } => root(cause),
+        Error::ConnectionPoisoned { cause } | Error::NotSent { cause } => root(cause),
         e => e,
+    }
+}
+
+/// How a TLS front refusing our client certificate can look from here: the
+/// alert it sent, or, when its close overtook the alert (TLS 1.3 checks the
+/// client certificate after the client finished its handshake and wrote a
+/// request), a reset or closed connection. Never a timeout or a success.
+fn refused_by_the_front(e: &Error) -> bool {
+    match root(e) {
+        Error::Tls { reason, .. } => reason.contains("alert"),
+        Error::Io { .. } | Error::ConnectionClosed { .. } => true,
+        _ => false,
     }
 }
 
@@ -309,7 +321,7 @@ async fn stunnel_in_front_of_the_mock_mutual_tls() {
     let e = Client::connect(tls_client_config(front.bootstrap(), no_cert))
         .await
         .expect_err("a client without a certificate must be refused");
-    assert!(e.to_string().contains("client certificate"), "{e}");
+    assert!(refused_by_the_front(&e), "{e:?}");
 
     let (cert, key) = leaf(
         &ca("rogue CA"),
@@ -324,7 +336,7 @@ async fn stunnel_in_front_of_the_mock_mutual_tls() {
     let e = Client::connect(tls_client_config(front.bootstrap(), rogue))
         .await
         .expect_err("a certificate from a CA the front does not trust must be refused");
-    assert!(e.to_string().contains("TLS alert"), "{e}");
+    assert!(refused_by_the_front(&e), "{e:?}");
 }
 
 #[tokio::test]
