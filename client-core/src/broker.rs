@@ -120,6 +120,16 @@ impl Broker {
             .is_some_and(|c| !c.is_closed())
     }
 
+    /// The requests in flight on the live connection, or `None` when there
+    /// is none (a request would have to connect first).
+    pub fn in_flight(&self) -> Option<usize> {
+        self.current
+            .borrow()
+            .as_ref()
+            .filter(|c| !c.is_closed())
+            .map(|c| c.raw().in_flight())
+    }
+
     /// The broker address.
     pub fn addr(&self) -> &str {
         &self.addr

@@ -5,6 +5,8 @@
 //! hold cheap, cloneable handles and talk to the tasks through channels. See
 //! [`conn`] for the design.
 
+#![deny(missing_docs)]
+
 pub mod admin;
 pub mod backoff;
 pub mod broker;

@@ -125,6 +125,22 @@ pub fn resolve(
     coordinators: &HashMap<(CoordinatorKind, String), i32>,
     live: impl Fn(i32) -> bool,
 ) -> Result<i32, RouteMiss> {
+    resolve_least_loaded(target, md, coordinators, |id| live(id).then_some(0))
+}
+
+/// Resolves `target` to a broker id, sending [`Target::Any`] to the least
+/// loaded broker, as the Java client's `leastLoadedNode` does.
+///
+/// `load` is a broker's in-flight request count on a live connection, or
+/// `None` when it has none. [`Target::Any`] picks the live broker with the
+/// fewest requests in flight (ties broken at random, so idle clients spread
+/// their requests), and a broker without a connection only when none is live.
+pub fn resolve_least_loaded(
+    target: &Target,
+    md: &ClusterMetadata,
+    coordinators: &HashMap<(CoordinatorKind, String), i32>,
+    load: impl Fn(i32) -> Option<usize>,
+) -> Result<i32, RouteMiss> {
     let known = |id: i32, what: &str| {
         if md.brokers.contains_key(&id) {
             Ok(id)
@@ -137,7 +153,16 @@ pub fn resolve(
     match target {
         Target::Any => {
             let ids: Vec<i32> = md.brokers.keys().copied().collect();
-            let ready: Vec<i32> = ids.iter().copied().filter(|&id| live(id)).collect();
+            let loads: Vec<(i32, usize)> = ids
+                .iter()
+                .filter_map(|&id| load(id).map(|n| (id, n)))
+                .collect();
+            let least = loads.iter().map(|&(_, n)| n).min();
+            let ready: Vec<i32> = loads
+                .iter()
+                .filter(|&&(_, n)| Some(n) == least)
+                .map(|&(id, _)| id)
+                .collect();
             let pool = if ready.is_empty() { &ids } else { &ready };
             pool.choose(&mut rand::rng())
                 .copied()
@@ -149,7 +174,7 @@ pub fn resolve(
         // servers send 0 or -1), any broker will do.
         Target::Controller => match md.controller_id.filter(|id| md.brokers.contains_key(id)) {
             Some(id) => Ok(id),
-            None => resolve(&Target::Any, md, coordinators, live),
+            None => resolve_least_loaded(&Target::Any, md, coordinators, load),
         },
         Target::Leader { topic, partition } => {
             let t = md
@@ -246,6 +271,34 @@ mod tests {
         }
         let empty = ClusterMetadata::default();
         assert!(resolve(&Target::Any, &empty, &none, |_| true).is_err());
+    }
+
+    #[test]
+    fn any_goes_to_the_least_loaded_live_broker() {
+        let md = md();
+        let none = HashMap::new();
+        let loads = |id: i32| match id {
+            1 => Some(4),
+            2 => None,
+            3 => Some(1),
+            _ => None,
+        };
+        for _ in 0..20 {
+            assert_eq!(resolve_least_loaded(&Target::Any, &md, &none, loads), Ok(3));
+        }
+        // Ties are spread: both idle brokers get picked over 100 tries.
+        let tied = |id: i32| (id != 3).then_some(0);
+        let picked: std::collections::HashSet<i32> = (0..100)
+            .map(|_| resolve_least_loaded(&Target::Any, &md, &none, tied).unwrap())
+            .collect();
+        assert_eq!(picked, [1, 2].into_iter().collect());
+        // A controller that names no known broker falls back the same way.
+        let mut no_controller = md.clone();
+        no_controller.controller_id = Some(0);
+        assert_eq!(
+            resolve_least_loaded(&Target::Controller, &no_controller, &none, loads),
+            Ok(3)
+        );
     }
 
     #[test]

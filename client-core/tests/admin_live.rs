@@ -16,7 +16,7 @@ use rkafka_protocol::ErrorCode;
 const LIMIT: Duration = Duration::from_secs(120);
 
 async fn admin() -> Option<Admin> {
-    let Ok(bootstrap) = std::env::var("KAFKA_BOOTSTRAP") else {
+    let Some(bootstrap) = rkafka_tests::external_bootstrap() else {
         eprintln!("SKIP: KAFKA_BOOTSTRAP is not set (these calls need a real Kafka cluster)");
         return None;
     };
@@ -102,6 +102,15 @@ async fn delete_records_and_create_partitions() {
             .await
             .unwrap();
         let tp = (topic.clone(), 0);
+        // By time: every record is stamped 1_700_000_000_000.
+        for (asked, want) in [(1_699_000_000_000, 0), (1_800_000_000_000, -1)] {
+            let by_time = admin
+                .list_offsets(&[(tp.clone(), OffsetSpec::Timestamp(asked))].into(), false)
+                .await
+                .unwrap();
+            let got = by_time[&tp].as_ref().unwrap();
+            assert_eq!(got.offset, want, "offset for time {asked}: {got:?}");
+        }
         let deleted = admin
             .delete_records(&[(tp.clone(), 2)].into())
             .await

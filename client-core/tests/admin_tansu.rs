@@ -2,9 +2,8 @@
 //! written broker; groups made by a real `confluent_kafka` consumer; data
 //! crossing between rkafka's raw requests and librdkafka.
 //!
-//! Skips (with a printed reason) when Tansu or the Python peer is missing.
-
-mod client_peer;
+//! Tansu and the Python peer come from the `rkafka-tests` harness; a machine
+//! without them fails, saying how to install them (`just peers`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,21 +19,21 @@ use rkafka_protocol::messages::{FetchRequest, FetchResponse, ProduceRequest, Pro
 use rkafka_protocol::records::{FetchBatches, NewRecord, RecordBatchBuilder};
 use rkafka_protocol::ErrorCode;
 
-use client_peer::{python, Tansu};
+use rkafka_tests::{Tansu, TansuConfig};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
-async fn start() -> Option<(Tansu, Admin)> {
-    let tansu = Tansu::start().await?;
+async fn start() -> (Tansu, Admin) {
+    let tansu = Tansu::start().unwrap_or_else(|e| panic!("{e}"));
     let cfg = ClientConfig::builder()
-        .bootstrap_servers(tansu.bootstrap.clone())
+        .bootstrap_servers(tansu.bootstrap())
         .client_id("rkafka-admin-test")
         .retry_backoff(Duration::from_millis(20))
         .retry_backoff_max(Duration::from_millis(200))
         .default_api_timeout(Duration::from_secs(20))
         .build();
     let admin = Admin::connect(cfg).await.expect("connect");
-    Some((tansu, admin))
+    (tansu, admin)
 }
 
 fn topic_name(prefix: &str) -> String {
@@ -143,33 +142,19 @@ async fn fetch_all(
 }
 
 /// Runs a Python snippet with `confluent_kafka`; returns its stdout.
-async fn run_python(script: &str, args: &[&str]) -> Option<String> {
-    let py = python()?;
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(py)
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
+async fn run_python(script: &'static str, args: &[&str]) -> Result<String, String> {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        rkafka_tests::run_python(script, &args, Duration::from_secs(60)).map_err(|e| e.to_string())
+    })
     .await
-    .expect("python peer timed out")
-    .expect("python runs");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
+    .expect("the Python peer's thread")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_admin_produce_fetch_delete() {
-    let Some((_tansu, admin)) = start().await else {
-        return;
-    };
+    let (_tansu, admin) = start().await;
     tokio::time::timeout(LIMIT, async {
         let client = admin.client().clone();
         let topic = topic_name("admin-topic");
@@ -215,6 +200,19 @@ async fn topic_admin_produce_fetch_delete() {
         let offsets = admin.list_offsets(&specs, false).await.unwrap();
         assert_eq!(offsets[&(topic.clone(), 1)].as_ref().unwrap().offset, 3);
         assert_eq!(offsets[&(topic.clone(), 0)].as_ref().unwrap().offset, 0);
+        // By time: every record above is stamped 1_700_000_000_000, so an
+        // earlier time finds the first. (Tansu 0.6 also answers 0 for a
+        // time after every record, where Kafka answers -1, and the mock
+        // answers -1 to any time: admin_live.rs checks that against Kafka.)
+        let tp = (topic.clone(), 1);
+        for (asked, want) in [(1_699_000_000_000, 0)] {
+            let by_time = admin
+                .list_offsets(&[(tp.clone(), OffsetSpec::Timestamp(asked))].into(), false)
+                .await
+                .unwrap();
+            let got = by_time[&tp].as_ref().unwrap();
+            assert_eq!(got.offset, want, "offset for time {asked}: {got:?}");
+        }
         // Partitions and topics that do not exist are answers, not retries.
         let started = std::time::Instant::now();
         let missing = admin
@@ -276,13 +274,11 @@ async fn topic_admin_produce_fetch_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_cluster_and_configs() {
-    let Some((tansu, admin)) = start().await else {
-        return;
-    };
+    let (tansu, admin) = start().await;
     tokio::time::timeout(LIMIT, async {
         let cluster = admin.describe_cluster().await.unwrap();
         assert_eq!(cluster.brokers.len(), 1);
-        assert_eq!(cluster.brokers[0].addr(), tansu.bootstrap);
+        assert_eq!(cluster.brokers[0].addr(), tansu.bootstrap());
         assert!(!cluster.cluster_id.is_empty());
 
         // A broker's own configs are asked of that broker.
@@ -375,13 +371,7 @@ assert p.flush(30) == 0
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_and_cross_client_data() {
-    let Some((tansu, admin)) = start().await else {
-        return;
-    };
-    if python().is_none() {
-        eprintln!("SKIP: no Python peer");
-        return;
-    }
+    let (tansu, admin) = start().await;
     tokio::time::timeout(LIMIT, async {
         let client = admin.client().clone();
         let topic = topic_name("admin-groups");
@@ -393,7 +383,7 @@ async fn groups_and_cross_client_data() {
             .unwrap();
 
         // librdkafka writes, rkafka's raw Fetch reads.
-        run_python(PRODUCE, &[&tansu.bootstrap, &topic, "p1", "p2"])
+        run_python(PRODUCE, &[&tansu.bootstrap(), &topic, "p1", "p2"])
             .await
             .unwrap();
         let got = fetch_all(&client, &topic, 0, 0).await;
@@ -405,7 +395,7 @@ async fn groups_and_cross_client_data() {
         // leaves a classic group behind).
         produce_ok(&client, &topic, 0, &["r1", "r2"]).await;
         let group = topic_name("admin-group");
-        let read = run_python(CONSUME, &[&tansu.bootstrap, &group, &topic, "4"])
+        let read = run_python(CONSUME, &[&tansu.bootstrap(), &group, &topic, "4"])
             .await
             .unwrap();
         assert_eq!(
@@ -451,9 +441,7 @@ async fn groups_and_cross_client_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_coordinator_lookups_share_one_batch() {
-    let Some((_tansu, admin)) = start().await else {
-        return;
-    };
+    let (_tansu, admin) = start().await;
     tokio::time::timeout(LIMIT, async {
         let client = admin.client().clone();
         // Tansu speaks FindCoordinator v4+, so lookups queued together go
@@ -491,14 +479,52 @@ async fn connect_waits_for_a_broker_that_starts_late() {
         .build();
     let connecting = tokio::spawn(Client::connect(cfg));
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let Some(_tansu) = Tansu::start_on(port).await else {
-        connecting.abort();
-        return;
-    };
+    let _tansu = Tansu::start_with(TansuConfig {
+        port: Some(port),
+        ..TansuConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
     let client = tokio::time::timeout(LIMIT, connecting)
         .await
         .expect("connect timed out")
         .unwrap()
         .expect("connected once the broker was up");
     assert_eq!(client.metadata().brokers.len(), 1);
+}
+
+#[tokio::test]
+async fn the_admin_example_lists_brokers_and_creates_a_topic() {
+    // `cargo test` builds the examples next to the test binaries' `deps/`.
+    let example = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples/admin")))
+        .filter(|p| p.exists())
+        .expect("examples/admin is built by `cargo test` (it builds the examples)");
+    let (tansu, _admin) = start().await;
+    let topic = topic_name("example-topic");
+    let out = tokio::time::timeout(
+        LIMIT,
+        tokio::process::Command::new(example)
+            .args(["--bootstrap", &tansu.bootstrap(), "--topic", &topic])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example finished")
+    .expect("the example ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("at {}", tansu.bootstrap())),
+        "no broker listed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("created {topic}")),
+        "no topic created:\n{stdout}"
+    );
 }

@@ -3,9 +3,9 @@
 //! moves, broker restarts, injected retriable errors, coordinator moves and
 //! a rebootstrap.
 //!
-//! Skips (with a printed reason) when the mock cluster cannot be started.
-
-mod client_peer;
+//! The mock comes from the `rkafka-tests` harness; a machine without it fails,
+//! saying how to install it (`just peers`). With `KAFKA_BOOTSTRAP` set these
+//! tests skip with a printed reason: they need the mock's fault injection.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,7 +24,24 @@ use rkafka_protocol::messages::{
 use rkafka_protocol::records::{FetchBatches, NewRecord, RecordBatchBuilder};
 use rkafka_protocol::ErrorCode;
 
-use client_peer::MockCluster;
+use std::sync::Arc;
+
+use rkafka_tests::{MockCluster, MockConfig};
+
+/// Starts a mock cluster (shared with the tasks that drive it).
+fn mock_cluster(config: MockConfig) -> Arc<MockCluster> {
+    Arc::new(MockCluster::start(config).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Runs one mock control command off the runtime's threads (the harness
+/// blocks until the mock answers); a refused command fails the test.
+async fn control(mock: &Arc<MockCluster>, command: &str) {
+    let (mock, command) = (Arc::clone(mock), command.to_owned());
+    tokio::task::spawn_blocking(move || mock.control(&command))
+        .await
+        .expect("the control thread")
+        .unwrap_or_else(|e| panic!("{e}"));
+}
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -45,12 +62,12 @@ fn config(bootstrap: &str) -> ClientConfig {
         .build()
 }
 
-async fn start() -> Option<(MockCluster, Client)> {
-    let mock = MockCluster::start(3, &["t:4:3"]).await?;
-    let client = Client::connect(config(&mock.bootstrap))
+async fn start() -> (Arc<MockCluster>, Client) {
+    let mock = mock_cluster(MockConfig::brokers(3).topic("t", 4, 3));
+    let client = Client::connect(config(mock.bootstrap()))
         .await
         .expect("connect");
-    Some((mock, client))
+    (mock, client)
 }
 
 fn batch(values: &[&str]) -> Bytes {
@@ -167,9 +184,10 @@ async fn fetch_values(client: &Client, topic: &str, partition: i32, offset: i64)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_and_routing_across_brokers() {
-    let Some((_mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (_mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         assert_eq!(md.brokers.len(), 3);
@@ -222,15 +240,16 @@ async fn metadata_and_routing_across_brokers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_move_is_followed() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         let old = md.leader("t", 0).unwrap().id;
         let new = md.brokers.keys().copied().find(|id| *id != old).unwrap();
         produce_ok(&client, "t", 0, &["before"]).await;
-        mock.command(&format!("leader t 0 {new}")).await;
+        control(&mock, &format!("leader t 0 {new}")).await;
         // The cached leader answers NOT_LEADER_OR_FOLLOWER; the client
         // refreshes and goes to the new one.
         let base = produce_ok(&client, "t", 0, &["after"]).await;
@@ -243,24 +262,25 @@ async fn leader_move_is_followed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_down_and_up() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         let leader = md.leader("t", 1).unwrap().id;
         produce_ok(&client, "t", 1, &["one"]).await;
-        mock.command(&format!("down {leader}")).await;
+        control(&mock, &format!("down {leader}")).await;
         // Other brokers keep answering.
         client
             .send_to_any(ApiVersionsRequest::default())
             .await
             .unwrap();
         let up = {
-            let mock = mock.clone();
+            let mock = Arc::clone(&mock);
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(1500)).await;
-                mock.command(&format!("up {leader}")).await;
+                control(&mock, &format!("up {leader}")).await;
             })
         };
         // Retried until the broker is back, within the deadline.
@@ -273,23 +293,26 @@ async fn broker_down_and_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_retriable_errors_are_retried() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     let admin = Admin::new(client.clone());
     tokio::time::timeout(LIMIT, async {
         produce_ok(&client, "t", 2, &["x"]).await;
         // Produce (0): leadership error, then a timeout.
-        mock.command("errors 0 NOT_LEADER_OR_FOLLOWER REQUEST_TIMED_OUT")
-            .await;
+        control(&mock, "errors 0 NOT_LEADER_OR_FOLLOWER REQUEST_TIMED_OUT").await;
         produce_ok(&client, "t", 2, &["y"]).await;
         // Fetch (1).
-        mock.command("errors 1 6 3").await;
+        control(&mock, "errors 1 6 3").await;
         let got = fetch_values(&client, "t", 2, 0).await;
         assert_eq!(got, vec!["x", "y"]);
         // ListOffsets (2), per partition.
-        mock.command("errors 2 NOT_LEADER_OR_FOLLOWER LEADER_NOT_AVAILABLE")
-            .await;
+        control(
+            &mock,
+            "errors 2 NOT_LEADER_OR_FOLLOWER LEADER_NOT_AVAILABLE",
+        )
+        .await;
         let specs: BTreeMap<_, _> = (0..4)
             .map(|p| (("t".to_owned(), p), OffsetSpec::Latest))
             .collect();
@@ -299,13 +322,19 @@ async fn injected_retriable_errors_are_retried() {
             r.as_ref().expect("every partition listed");
         }
         // Metadata (3).
-        mock.command("errors 3 REQUEST_TIMED_OUT").await;
+        control(&mock, "errors 3 REQUEST_TIMED_OUT").await;
         client.refresh_metadata(&["t".into()]).await.unwrap();
         // FindCoordinator (10), then the coordinator itself (OffsetFetch, 9).
-        mock.command("errors 10 COORDINATOR_NOT_AVAILABLE COORDINATOR_NOT_AVAILABLE")
-            .await;
-        mock.command("errors 9 COORDINATOR_LOAD_IN_PROGRESS NOT_COORDINATOR")
-            .await;
+        control(
+            &mock,
+            "errors 10 COORDINATOR_NOT_AVAILABLE COORDINATOR_NOT_AVAILABLE",
+        )
+        .await;
+        control(
+            &mock,
+            "errors 9 COORDINATOR_LOAD_IN_PROGRESS NOT_COORDINATOR",
+        )
+        .await;
         let resp = client
             .send_checked(Target::group("g1"), offset_fetch("g1"), |r| {
                 ErrorCode::from(r.error_code)
@@ -328,9 +357,10 @@ fn offset_fetch(group: &str) -> OffsetFetchRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinator_move_is_rediscovered() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         let first = client
             .coordinator(CoordinatorKind::Group, "g2")
@@ -343,7 +373,7 @@ async fn coordinator_move_is_rediscovered() {
             .copied()
             .find(|id| *id != first)
             .unwrap();
-        mock.command(&format!("coordinator group g2 {other}")).await;
+        control(&mock, &format!("coordinator group g2 {other}")).await;
         // The old coordinator answers NOT_COORDINATOR; the client looks the
         // group up again and asks the new one, which does not know the
         // member (a final answer, returned as is).
@@ -369,6 +399,21 @@ async fn coordinator_move_is_rediscovered() {
             .await
             .unwrap();
         assert!(client.metadata().brokers.contains_key(&txn));
+        // Share-state coordinators need FindCoordinator v6 (KIP-932); the
+        // mock stops at v3: a typed error naming the API, not a retry loop.
+        let share = client
+            .coordinator(CoordinatorKind::Share, "sg:AAAAAAAAAAAAAAAAAAAAAA:0")
+            .await;
+        assert!(
+            matches!(
+                &share,
+                Err(rkafka_client_core::Error::UnsupportedVersion {
+                    api: "FindCoordinator",
+                    ..
+                })
+            ),
+            "{share:?}"
+        );
     })
     .await
     .expect("test timed out");
@@ -376,21 +421,21 @@ async fn coordinator_move_is_rediscovered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebootstrap_when_every_known_broker_is_gone() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         // Every broker advertises an address nobody listens on: after the
         // next refresh, no known broker can be reached.
         for id in md.brokers.keys() {
-            mock.command(&format!("advertise {id} 127.0.0.1 1")).await;
+            control(&mock, &format!("advertise {id} 127.0.0.1 1")).await;
         }
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         assert!(md.brokers.values().all(|b| b.port == 1));
-        for (id, port) in &mock.brokers {
-            mock.command(&format!("advertise {id} 127.0.0.1 {port}"))
-                .await;
+        for (id, port) in mock.brokers() {
+            control(&mock, &format!("advertise {id} 127.0.0.1 {port}")).await;
         }
         // Only the bootstrap list leads back to the cluster.
         produce_ok(&client, "t", 3, &["back"]).await;
@@ -399,15 +444,15 @@ async fn rebootstrap_when_every_known_broker_is_gone() {
 
         // All brokers down, then up again.
         for id in md.brokers.keys() {
-            mock.command(&format!("down {id}")).await;
+            control(&mock, &format!("down {id}")).await;
         }
         let up = {
-            let mock = mock.clone();
+            let mock = Arc::clone(&mock);
             let ids: Vec<i32> = md.brokers.keys().copied().collect();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(1500)).await;
                 for id in ids {
-                    mock.command(&format!("up {id}")).await;
+                    control(&mock, &format!("up {id}")).await;
                 }
             })
         };
@@ -420,21 +465,21 @@ async fn rebootstrap_when_every_known_broker_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_none_does_not_rebootstrap() {
-    let Some(mock) = MockCluster::start(2, &["t:2:2"]).await else {
-        return;
-    };
-    let mut cfg = config(&mock.bootstrap);
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let mock = mock_cluster(MockConfig::brokers(2).topic("t", 2, 2));
+    let mut cfg = config(mock.bootstrap());
     cfg.metadata_recovery_strategy = MetadataRecoveryStrategy::None;
     cfg.default_api_timeout = Duration::from_secs(3);
     let client = Client::connect(cfg).await.expect("connect");
     tokio::time::timeout(LIMIT, async {
-        for (id, _) in &mock.brokers {
-            mock.command(&format!("advertise {id} 127.0.0.1 1")).await;
+        for (id, _) in mock.brokers() {
+            control(&mock, &format!("advertise {id} 127.0.0.1 1")).await;
         }
         client.refresh_metadata(&[]).await.unwrap();
-        for (id, port) in &mock.brokers {
-            mock.command(&format!("advertise {id} 127.0.0.1 {port}"))
-                .await;
+        for (id, port) in mock.brokers() {
+            control(&mock, &format!("advertise {id} 127.0.0.1 {port}")).await;
         }
         let started = std::time::Instant::now();
         let err = client
@@ -459,12 +504,13 @@ async fn recovery_none_does_not_rebootstrap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebootstrap_required_from_a_broker() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         // KIP-1102: Metadata v13 carries a top-level REBOOTSTRAP_REQUIRED.
-        mock.command("errors 3 129").await;
+        control(&mock, "errors 3 129").await;
         client.refresh_metadata(&["t".into()]).await.unwrap();
         assert_eq!(client.view().rebootstraps, 1);
         assert!(client.metadata().leader("t", 0).is_some());
@@ -475,17 +521,18 @@ async fn rebootstrap_required_from_a_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_max_age_refreshes_in_the_background() {
-    let Some(mock) = MockCluster::start(2, &["t:1:2"]).await else {
-        return;
-    };
-    let mut cfg = config(&mock.bootstrap);
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let mock = mock_cluster(MockConfig::brokers(2).topic("t", 1, 2));
+    let mut cfg = config(mock.bootstrap());
     cfg.metadata_max_age = Duration::from_millis(200);
     let client = Client::connect(cfg).await.expect("connect");
     tokio::time::timeout(LIMIT, async {
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         let old = md.leader("t", 0).unwrap().id;
         let new = md.brokers.keys().copied().find(|id| *id != old).unwrap();
-        mock.command(&format!("leader t 0 {new}")).await;
+        control(&mock, &format!("leader t 0 {new}")).await;
         // No request fails and nobody asks: the max age alone brings the
         // move in.
         let mut view = client.metadata();
@@ -504,14 +551,15 @@ async fn metadata_max_age_refreshes_in_the_background() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_hints_from_produce_responses() {
-    let Some((mock, client)) = start().await else {
-        return;
-    };
+    rkafka_tests::skip_if_external!(
+        "drives the mock cluster (leaders, brokers down, injected errors)"
+    );
+    let (mock, client) = start().await;
     tokio::time::timeout(LIMIT, async {
         let md = client.refresh_metadata(&["t".into()]).await.unwrap();
         let old = md.leader("t", 0).unwrap().id;
         let new = md.brokers.keys().copied().find(|id| *id != old).unwrap();
-        mock.command(&format!("leader t 0 {new}")).await;
+        control(&mock, &format!("leader t 0 {new}")).await;
         // Ask the old leader on purpose: Produce v10+ names the new one.
         let resp = client
             .send_once(Target::Broker(old), |_| Ok(produce("t", 0, &["hint"])))
@@ -522,10 +570,10 @@ async fn leader_hints_from_produce_responses() {
             ErrorCode::from(p.error_code),
             ErrorCode::NOT_LEADER_OR_FOLLOWER
         );
-        if p.current_leader.leader_id < 0 {
-            eprintln!("SKIP: this mock sends no KIP-951 leader in Produce responses");
-            return;
-        }
+        assert!(
+            p.current_leader.leader_id >= 0,
+            "the pinned mock (librdkafka 2.16) names the new leader in Produce v10+: {resp:?}"
+        );
         let endpoints = resp
             .node_endpoints
             .iter()

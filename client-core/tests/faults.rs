@@ -279,3 +279,30 @@ async fn idle_connection_is_closed_and_reopened_on_demand() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_throttling_broker_holds_back_our_next_request() {
+    // Metadata v12 (KIP-219 era): the broker answers at once with
+    // throttle_time_ms and expects the client to wait before sending more.
+    let script = Arc::new(Script {
+        connections: AtomicUsize::new(0),
+        fault_for: |_| Fault::Throttle,
+    });
+    let addr = common::start(script).await;
+    let b = Broker::new(addr, ConnPurpose::Admin, cfg());
+    let conn = b.connection().await.unwrap();
+    let start = Instant::now();
+    let first = conn.send(MetadataRequest::default()).await.unwrap();
+    assert_eq!(first.throttle_time_ms, common::THROTTLE_MS);
+    // A lower bound only: the second request cannot be written before the
+    // throttle time, counted from the first answer, is over.
+    let second = conn.send(MetadataRequest::default()).await.unwrap();
+    assert_eq!(second.controller_id, 7);
+    let throttle = Duration::from_millis(common::THROTTLE_MS as u64);
+    assert!(
+        start.elapsed() >= throttle,
+        "the second request went out {:?} after the first, inside the {throttle:?} throttle",
+        start.elapsed()
+    );
+    assert!(!conn.is_closed(), "throttling is not an error");
+}

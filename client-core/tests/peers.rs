@@ -1,10 +1,6 @@
 //! The connection layer against real peers: librdkafka's mock cluster and
-//! Tansu (started by `client_peer`, the package's stop-gap harness until the
-//! shared `rkafka-tests` one lands). Skips, saying why, when a peer is not
-//! installed.
-
-#[path = "client_peer.rs"]
-mod client_peer;
+//! Tansu, started by the `rkafka-tests` harness. A machine without them
+//! fails, saying how to install them (`just peers`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +10,7 @@ use rkafka_client_core::config::ConnectionConfig;
 use rkafka_client_core::conn::BrokerConnection;
 use rkafka_protocol::messages::{ApiVersionsRequest, MetadataRequest};
 use rkafka_protocol::Request;
+use rkafka_tests::{BrokerUnderTest, MockConfig, Tansu};
 
 fn cfg() -> Arc<ConnectionConfig> {
     Arc::new(
@@ -55,32 +52,33 @@ async fn negotiate_and_pipeline(conn: &BrokerConnection) {
     assert!(!conn.is_closed());
 }
 
+/// The mock cluster, or the broker `KAFKA_BOOTSTRAP` names.
 #[tokio::test]
-async fn librdkafka_mock_negotiation_fallback_and_pipelining() {
-    let Some(mock) = client_peer::MockCluster::start(1, &[]).await else {
-        return;
-    };
-    let addr = mock.bootstrap.split(',').next().unwrap().to_owned();
+async fn negotiation_fallback_and_pipelining_on_the_broker_under_test() {
+    let broker =
+        BrokerUnderTest::external_or_mock(MockConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let addr = broker.bootstrap().split(',').next().unwrap().to_owned();
     let conn = connect_broker(&addr, cfg()).await.unwrap();
-    // We ask with ApiVersions v4; the mock knows fewer versions and answers
-    // UNSUPPORTED_VERSION, so the table we hold came from the fallback.
-    let av = conn.api_versions().broker_range(18).unwrap();
-    assert!(
-        av.max < ApiVersionsRequest::stable_versions().max,
-        "expected the mock to need the fallback, it lists ApiVersions {av}"
-    );
+    if broker.mock().is_some() {
+        // We ask with ApiVersions v4; the mock knows fewer versions and
+        // answers UNSUPPORTED_VERSION, so the table we hold came from the
+        // fallback.
+        let av = conn.api_versions().broker_range(18).unwrap();
+        assert!(
+            av.max < ApiVersionsRequest::stable_versions().max,
+            "expected the mock to need the fallback, it lists ApiVersions {av}"
+        );
+    }
     negotiate_and_pipeline(&conn).await;
 }
 
 #[tokio::test]
 async fn tansu_negotiation_and_pipelining() {
-    let Some(tansu) = client_peer::Tansu::start().await else {
-        return;
-    };
+    let tansu = Tansu::start().unwrap_or_else(|e| panic!("{e}"));
     // Tansu accepts TCP slightly before it serves requests.
     let mut conn = None;
     for _ in 0..50 {
-        match connect_broker(&tansu.bootstrap, cfg()).await {
+        match connect_broker(&tansu.bootstrap(), cfg()).await {
             Ok(c) => {
                 conn = Some(c);
                 break;

@@ -163,6 +163,42 @@ async fn cancelled_caller_does_not_desync_the_stream() {
 }
 
 #[tokio::test]
+async fn in_flight_counts_requests_awaiting_their_response() {
+    // A peer that reads requests and answers only when told to.
+    let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+    let addr = peer(move |mut s| {
+        let mut release = release_rx.clone();
+        async move {
+            let mut pending = Vec::new();
+            for _ in 0..3 {
+                pending.push(read_frame(&mut s).await.unwrap());
+            }
+            let _ = release.wait_for(|go| *go).await;
+            for f in pending {
+                write_frame(&mut s, &f[4..8], b"").await;
+            }
+        }
+    })
+    .await;
+    let conn = open(&addr, ConnOptions::default()).await;
+    assert_eq!(conn.in_flight(), 0);
+    let sends: Vec<_> = (0..3u8)
+        .map(|i| {
+            let c = conn.clone();
+            tokio::spawn(async move { c.send_frame(request(&[i]), true, T).await })
+        })
+        .collect();
+    while conn.in_flight() < 3 {
+        tokio::task::yield_now().await;
+    }
+    release_tx.send(true).unwrap();
+    for s in sends {
+        s.await.unwrap().unwrap();
+    }
+    assert_eq!(conn.in_flight(), 0);
+}
+
+#[tokio::test]
 async fn unanswered_request_times_out_and_fails_the_connection() {
     let addr = echo_peer(Duration::from_millis(300), Arc::new(AtomicUsize::new(0))).await;
     let conn = open(&addr, ConnOptions::default()).await;

@@ -1,5 +1,8 @@
 //! TLS against a rustls server written in the test, with a PKI generated
-//! per run: verification, unknown CA, host name mismatch, mutual TLS.
+//! per run: verification, unknown CA, host name mismatch, mutual TLS; and
+//! through stunnel (OpenSSL, started by the `rkafka-tests` harness) in front
+//! of the mock cluster, whose brokers advertise the TLS ports, and in front
+//! of the SASL endpoint.
 
 mod common;
 
@@ -15,8 +18,9 @@ use rkafka_client_core::broker::connect_broker;
 use rkafka_client_core::config::{ConnectionConfig, SecurityProtocol};
 use rkafka_client_core::net::tls::{Pem, TlsConfig};
 use rkafka_client_core::sasl::{SaslConfig, ScramHash};
-use rkafka_client_core::Error;
+use rkafka_client_core::{Client, ClientConfig, Error, Target};
 use rkafka_protocol::messages::MetadataRequest;
+use rkafka_tests::{free_port, HarnessError, MockCluster, MockConfig, Stunnel, TlsMaterial};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
@@ -48,9 +52,19 @@ fn leaf(ca: &Ca, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, Str
     (cert.pem(), key.serialize_pem())
 }
 
-/// Starts a TLS endpoint for `localhost` signed by `server_ca`; with
+/// Starts a TLS endpoint for `names` signed by `server_ca`; with
 /// `client_ca`, it requires a client certificate issued by it.
 async fn tls_server(server_ca: &Ca, names: &[&str], client_ca: Option<&Ca>) -> u16 {
+    tls_server_telling_sni(server_ca, names, client_ca).await.0
+}
+
+/// [`tls_server`], also reporting the SNI name each handshake carried.
+async fn tls_server_telling_sni(
+    server_ca: &Ca,
+    names: &[&str],
+    client_ca: Option<&Ca>,
+) -> (u16, tokio::sync::mpsc::UnboundedReceiver<Option<String>>) {
+    let (sni_tx, sni_rx) = tokio::sync::mpsc::unbounded_channel();
     let (cert, key) = leaf(server_ca, names, ExtendedKeyUsagePurpose::ServerAuth);
     let chain = vec![CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
@@ -79,14 +93,16 @@ async fn tls_server(server_ca: &Ca, names: &[&str], client_ca: Option<&Ca>) -> u
     tokio::spawn(async move {
         while let Ok((tcp, _)) = l.accept().await {
             let acceptor = acceptor.clone();
+            let sni_tx = sni_tx.clone();
             tokio::spawn(async move {
                 if let Ok(tls) = acceptor.accept(tcp).await {
+                    let _ = sni_tx.send(tls.get_ref().1.server_name().map(str::to_owned));
                     common::serve(tls, Fault::None).await;
                 }
             });
         }
     });
-    port
+    (port, sni_rx)
 }
 
 fn cfg(tls: TlsConfig) -> Arc<ConnectionConfig> {
@@ -144,6 +160,18 @@ async fn host_name_mismatch_is_rejected() {
 }
 
 #[tokio::test]
+async fn sni_names_the_dialled_host_or_the_configured_name() {
+    let ca = ca("test CA");
+    let (port, mut sni) = tls_server_telling_sni(&ca, &["localhost", "kafka.example"], None).await;
+    assert_eq!(metadata_over(port, trusting(&ca)).await.unwrap(), 7);
+    assert_eq!(sni.recv().await.unwrap().as_deref(), Some("localhost"));
+    let mut tls = trusting(&ca);
+    tls.server_name = Some("kafka.example".into());
+    assert_eq!(metadata_over(port, tls).await.unwrap(), 7);
+    assert_eq!(sni.recv().await.unwrap().as_deref(), Some("kafka.example"));
+}
+
+#[tokio::test]
 async fn mutual_tls_accepts_a_trusted_client_and_rejects_others() {
     let server_ca = ca("server CA");
     let client_ca = ca("client CA");
@@ -177,168 +205,156 @@ async fn mutual_tls_accepts_a_trusted_client_and_rejects_others() {
 
 fn root(e: &Error) -> &Error {
     match e {
-        Error::ConnectionPoisoned { cause } => root(cause),
+        Error::ConnectionPoisoned { cause } | Error::NotSent { cause } => root(cause),
         e => e,
     }
 }
 
-/// stunnel (OpenSSL) in front of the plaintext in-test responder: the same
-/// checks against a TLS implementation that is not rustls.
-struct Stunnel {
-    _child: tokio::process::Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+/// How a TLS front refusing our client certificate can look from here: the
+/// alert it sent, or, when its close overtook the alert (TLS 1.3 checks the
+/// client certificate after the client finished its handshake and wrote a
+/// request), a reset or closed connection. Never a timeout or a success.
+fn refused_by_the_front(e: &Error) -> bool {
+    match root(e) {
+        Error::Tls { reason, .. } => reason.contains("alert"),
+        Error::Io { .. } | Error::ConnectionClosed { .. } => true,
+        _ => false,
     }
 }
 
-impl Stunnel {
-    /// `None` (after saying why) when stunnel is not installed.
-    async fn start(server_ca: &Ca, client_ca: Option<&Ca>) -> Option<Self> {
-        let backend = common::start(Arc::new(common::Script {
-            connections: Default::default(),
-            fault_for: |_| Fault::None,
-        }))
-        .await;
-        Self::start_to(&backend, server_ca, client_ca).await
-    }
+/// A client over TLS (`security.protocol=SSL`) to `bootstrap`.
+fn tls_client_config(bootstrap: String, tls: TlsConfig) -> ClientConfig {
+    ClientConfig::builder()
+        .bootstrap_servers(bootstrap)
+        .client_id("rkafka-tls-test")
+        .retry_backoff(Duration::from_millis(20))
+        .retry_backoff_max(Duration::from_millis(200))
+        .default_api_timeout(Duration::from_secs(10))
+        .connection((*cfg(tls)).clone())
+        .build()
+}
 
-    /// stunnel in front of `backend`.
-    async fn start_to(backend: &str, server_ca: &Ca, client_ca: Option<&Ca>) -> Option<Self> {
-        let bin = ["stunnel4", "stunnel"].into_iter().find(|b| {
-            std::process::Command::new(b)
-                .arg("-version")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok()
-        });
-        let Some(bin) = bin else {
-            eprintln!("SKIP: stunnel not installed (apt-get install stunnel4)");
-            return None;
-        };
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "rkafka-stunnel-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let dir = TempDir(dir);
-        let (cert, key) = leaf(
-            server_ca,
-            &["localhost"],
-            ExtendedKeyUsagePurpose::ServerAuth,
+fn harness<T>(peer: Result<T, HarnessError>) -> T {
+    peer.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A mock cluster whose brokers advertise the TLS ports of a stunnel front
+/// (the harness's certificates), as brokerlab describes.
+fn mock_behind_stunnel(
+    material: &TlsMaterial,
+    require_client_cert: bool,
+) -> (MockCluster, Stunnel) {
+    let mock = harness(MockCluster::start(
+        MockConfig::brokers(2).topic("tls", 2, 2),
+    ));
+    let mut routes = Vec::new();
+    for &(id, port) in mock.brokers() {
+        let tls_port = harness(free_port());
+        harness(mock.control(&format!("advertise {id} 127.0.0.1 {tls_port}")));
+        routes.push((tls_port, port));
+    }
+    let front = harness(Stunnel::start(material, &routes, require_client_cert));
+    (mock, front)
+}
+
+/// Metadata through every broker of the cluster (each over its own TLS
+/// route): the brokers must be the TLS ports the mock advertises.
+async fn every_broker_answers(client: &Client, front: &Stunnel) {
+    let md = client.refresh_metadata(&["tls".into()]).await.unwrap();
+    assert_eq!(md.brokers.len(), 2);
+    for (id, broker) in &md.brokers {
+        assert!(
+            front.bootstrap().contains(&broker.addr()),
+            "broker {id} at {} is not behind stunnel ({})",
+            broker.addr(),
+            front.bootstrap()
         );
-        std::fs::write(dir.0.join("server.pem"), cert).unwrap();
-        std::fs::write(dir.0.join("server.key"), key).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut conf = format!(
-            "foreground = yes\npid =\nsyslog = no\n[kafka]\naccept = 127.0.0.1:{port}\n\
-             connect = {backend}\ncert = {d}/server.pem\nkey = {d}/server.key\n",
-            d = dir.0.display()
-        );
-        if let Some(ca) = client_ca {
-            std::fs::write(dir.0.join("client-ca.pem"), ca.pem()).unwrap();
-            conf.push_str(&format!(
-                "CAfile = {}/client-ca.pem\nverifyChain = yes\nrequireCert = yes\n",
-                dir.0.display()
-            ));
-        }
-        let conf_path = dir.0.join("stunnel.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = tokio::process::Command::new(bin)
-            .arg(&conf_path)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
+        client
+            .send(Target::Broker(*id), MetadataRequest::default())
+            .await
             .unwrap();
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Some(Self {
-                    _child: child,
-                    port,
-                    _dir: dir,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("stunnel did not start listening");
     }
 }
 
-#[tokio::test]
-async fn stunnel_verified_and_unknown_ca() {
-    let server_ca = ca("stunnel CA");
-    let Some(st) = Stunnel::start(&server_ca, None).await else {
-        return;
-    };
-    assert_eq!(
-        metadata_over(st.port, trusting(&server_ca)).await.unwrap(),
-        7
-    );
-    let e = metadata_over(st.port, trusting(&ca("other CA")))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stunnel_in_front_of_the_mock_verified_and_wrong_ca() {
+    rkafka_tests::skip_if_external!("puts stunnel in front of the mock cluster");
+    let material = harness(TlsMaterial::generate());
+    let (_mock, front) = mock_behind_stunnel(&material, false);
+    // CA from a file, as `ssl.truststore.location` / `ssl.ca.location`.
+    let trust_file = TlsConfig::builder()
+        .ca(Pem::File(material.ca_cert()))
+        .build();
+    let client = Client::connect(tls_client_config(front.bootstrap(), trust_file))
         .await
-        .unwrap_err();
+        .expect("TLS with the right CA");
+    every_broker_answers(&client, &front).await;
+
+    let wrong = TlsConfig::builder()
+        .ca(Pem::File(material.wrong_ca_cert()))
+        .build();
+    let e = Client::connect(tls_client_config(front.bootstrap(), wrong))
+        .await
+        .expect_err("a server certificate from another CA must be refused");
+    assert!(matches!(e, Error::Tls { .. }), "{e:?}");
     assert!(e.to_string().contains("unknown CA"), "{e}");
 }
 
-#[tokio::test]
-async fn stunnel_mutual_tls() {
-    let server_ca = ca("stunnel CA");
-    let client_ca = ca("client CA");
-    let Some(st) = Stunnel::start(&server_ca, Some(&client_ca)).await else {
-        return;
-    };
-    let (cert, key) = leaf(&client_ca, &["client"], ExtendedKeyUsagePurpose::ClientAuth);
-    let mut tls = trusting(&server_ca);
-    tls.client_cert = Some(Pem::Inline(cert.into_bytes()));
-    tls.client_key = Some(Pem::Inline(key.into_bytes()));
-    assert_eq!(metadata_over(st.port, tls).await.unwrap(), 7);
-
-    let e = metadata_over(st.port, trusting(&server_ca))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stunnel_in_front_of_the_mock_mutual_tls() {
+    rkafka_tests::skip_if_external!("puts stunnel in front of the mock cluster");
+    let material = harness(TlsMaterial::generate());
+    let (_mock, front) = mock_behind_stunnel(&material, true);
+    let with_cert = TlsConfig::builder()
+        .ca(Pem::File(material.ca_cert()))
+        .client_cert(Pem::File(material.client_cert()))
+        .client_key(Pem::File(material.client_key()))
+        .build();
+    let client = Client::connect(tls_client_config(front.bootstrap(), with_cert))
         .await
-        .unwrap_err();
-    assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+        .expect("mutual TLS with a certificate the front trusts");
+    every_broker_answers(&client, &front).await;
+
+    let no_cert = TlsConfig::builder()
+        .ca(Pem::File(material.ca_cert()))
+        .build();
+    let e = Client::connect(tls_client_config(front.bootstrap(), no_cert))
+        .await
+        .expect_err("a client without a certificate must be refused");
+    assert!(refused_by_the_front(&e), "{e:?}");
 
     let (cert, key) = leaf(
         &ca("rogue CA"),
         &["client"],
         ExtendedKeyUsagePurpose::ClientAuth,
     );
-    let mut tls = trusting(&server_ca);
-    tls.client_cert = Some(Pem::Inline(cert.into_bytes()));
-    tls.client_key = Some(Pem::Inline(key.into_bytes()));
-    let e = metadata_over(st.port, tls).await.unwrap_err();
-    assert!(matches!(root(&e), Error::Tls { .. }), "{e:?}");
+    let rogue = TlsConfig::builder()
+        .ca(Pem::File(material.ca_cert()))
+        .client_cert(Pem::Inline(cert.into_bytes()))
+        .client_key(Pem::Inline(key.into_bytes()))
+        .build();
+    let e = Client::connect(tls_client_config(front.bootstrap(), rogue))
+        .await
+        .expect_err("a certificate from a CA the front does not trust must be refused");
+    assert!(refused_by_the_front(&e), "{e:?}");
 }
 
 #[tokio::test]
 async fn sasl_ssl_scram_through_stunnel() {
-    // SASL_SSL: TLS by stunnel, SCRAM by the Python endpoint behind it.
+    // SASL_SSL: TLS by stunnel (OpenSSL), SCRAM by the Python endpoint behind it.
     let srv = common::sasl::SaslServer::start(&[]).await;
-    let server_ca = ca("stunnel CA");
-    let Some(st) = Stunnel::start_to(&srv.addr, &server_ca, None).await else {
-        return;
-    };
+    let material = harness(TlsMaterial::generate());
+    let backend: u16 = srv.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let tls_port = harness(free_port());
+    let _front = harness(Stunnel::start(&material, &[(tls_port, backend)], false));
     let cfg = Arc::new(
         ConnectionConfig::builder()
             .security_protocol(SecurityProtocol::SaslSsl)
-            .tls(trusting(&server_ca))
+            .tls(
+                TlsConfig::builder()
+                    .ca(Pem::File(material.ca_cert()))
+                    .build(),
+            )
             .sasl(SaslConfig::scram(
                 ScramHash::Sha512,
                 "alice",
@@ -347,7 +363,7 @@ async fn sasl_ssl_scram_through_stunnel() {
             .request_timeout(Duration::from_secs(5))
             .build(),
     );
-    let conn = connect_broker(&format!("localhost:{}", st.port), cfg)
+    let conn = connect_broker(&format!("localhost:{tls_port}"), cfg)
         .await
         .unwrap();
     let md = conn.send(MetadataRequest::default()).await.unwrap();

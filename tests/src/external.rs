@@ -14,7 +14,7 @@ pub fn external_bootstrap() -> Option<String> {
 }
 
 /// `true` (after printing why the test is skipped) when an external broker is
-/// configured: for tests that need the mock's fault injection. See [`skip_if_external!`].
+/// configured: for tests that need the mock's fault injection. See [`crate::skip_if_external!`].
 pub fn skips_when_external(test: &str, reason: &str) -> bool {
     match external_bootstrap() {
         Some(bootstrap) => {

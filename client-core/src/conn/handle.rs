@@ -119,6 +119,14 @@ impl RawConnection {
         &self.inner.shared.broker
     }
 
+    /// How many requests hold an in-flight slot right now (sent or being
+    /// sent, awaiting their response): the load used to pick the least
+    /// loaded broker for requests any broker can answer.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight()
+            .saturating_sub(self.inner.slots.available_permits())
+    }
+
     /// Whether the connection has failed or closed.
     pub fn is_closed(&self) -> bool {
         self.inner.shared.token.is_cancelled()
@@ -207,6 +215,12 @@ impl RawConnection {
                 what: format!("re-authentication with broker {}", self.broker()),
                 after: timeout,
             })?
+    }
+
+    /// Holds back requests not yet written for `wait` (a broker's
+    /// `throttle_time_ms`, KIP-219).
+    pub(crate) fn throttle(&self, wait: Duration) {
+        self.inner.shared.throttle(wait);
     }
 
     /// Fails the connection with `e`: every waiter gets it.

@@ -11,6 +11,7 @@
 //! the reader parked on `read` of a half-open socket: in both cases callers
 //! would wait forever. With it, every waiter gets the error.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -23,13 +24,18 @@ use crate::conn::inflight::{InFlight, Pending};
 use crate::error::Error;
 use crate::net::transport::BoxStream;
 
-/// State shared by the handle and both tasks: only a token and a write-once
-/// cell, never a lock.
+/// State shared by the handle and both tasks: a token, a write-once cell
+/// and an atomic throttle deadline, never a lock.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) broker: String,
     pub(crate) token: CancellationToken,
     cause: OnceLock<Arc<Error>>,
+    /// When the connection was made: the origin of `throttled_until_ms`.
+    epoch: Instant,
+    /// Until when (ms after `epoch`) the broker asked us to send nothing
+    /// (KIP-219); only ever raised.
+    throttled_until_ms: AtomicU64,
 }
 
 impl Shared {
@@ -38,7 +44,25 @@ impl Shared {
             broker,
             token: CancellationToken::new(),
             cause: OnceLock::new(),
+            epoch: Instant::now(),
+            throttled_until_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Holds back every request not yet written for `wait` from now (or
+    /// longer, when an earlier throttle ends later).
+    pub(crate) fn throttle(&self, wait: Duration) {
+        let until = (self.epoch.elapsed() + wait).as_millis();
+        let until = u64::try_from(until).unwrap_or(u64::MAX);
+        self.throttled_until_ms.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// How long requests must still be held back, if at all.
+    fn throttle_remaining(&self) -> Option<Duration> {
+        let until = Duration::from_millis(self.throttled_until_ms.load(Ordering::Relaxed));
+        until
+            .checked_sub(self.epoch.elapsed())
+            .filter(|d| !d.is_zero())
     }
 
     /// Records the first failure and stops both tasks.
@@ -211,6 +235,16 @@ pub(crate) async fn writer(
                 continue;
             }
         };
+        if let Some(wait) = shared.throttle_remaining() {
+            // The broker throttled us (KIP-219): nothing goes out before the
+            // time is up; the request's own timeout starts once it is written.
+            tracing::debug!(broker = %shared.broker, wait_ms = wait.as_millis() as u64, "throttled by the broker");
+            tokio::select! {
+                biased;
+                () = shared.token.cancelled() => break None,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
         last_activity = Instant::now();
         if cmd.reply.is_closed() {
             // The caller gave up before its request reached the wire: it is

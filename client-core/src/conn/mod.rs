@@ -8,6 +8,8 @@
 //! - `inflight`: the FIFO of requests awaiting responses.
 //! - [`versions`]: the broker's version table and the version choice.
 //! - `auth`: the SASL exchange and re-authentication (KIP-368).
+//! - `throttle`: where responses carry `throttle_time_ms` and when the
+//!   client must honour it (KIP-219).
 //!
 //! # Invariants
 //! The code relies on these; a change that breaks one breaks the stream.
@@ -36,12 +38,19 @@
 //!    slot first, so it starts only when nothing is in flight and nothing
 //!    interleaves with the SASL exchange.
 //! 8. **No lock between handle and tasks.** Handles talk to the tasks by
-//!    channels; the only shared state is the token and the write-once cause.
+//!    channels; the only shared state is the token, the write-once cause and
+//!    an atomic throttle deadline.
+//! 9. **Throttling delays writes, not answers.** A typed response asking the
+//!    client to throttle (KIP-219) raises the connection's throttle deadline;
+//!    the writer holds every request not yet written until then, so the
+//!    broker sees nothing from us while it throttles, and responses already
+//!    on their way are still read.
 
 pub(crate) mod auth;
 mod handle;
 mod inflight;
 mod io;
+mod throttle;
 pub(crate) mod typed;
 pub mod versions;
 

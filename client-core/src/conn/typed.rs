@@ -14,6 +14,7 @@ use tracing::Instrument as _;
 
 use crate::config::ConnectionConfig;
 use crate::conn::handle::RawConnection;
+use crate::conn::throttle;
 use crate::conn::versions::{fallback_version, our_range, peek_error_code, ApiVersions};
 use crate::error::Error;
 
@@ -183,6 +184,9 @@ pub(crate) async fn send_typed<R: Request>(
         broker = raw.broker(),
         correlation_id = tracing::field::Empty,
     );
+    // Recorded on this handle, not on `Span::current()`: that needs a
+    // subscriber that tracks the current span, and not every one does.
+    let this_span = span.clone();
     async move {
         let start = Instant::now();
         let frame = encode_request(req, version, client_id)?;
@@ -194,7 +198,11 @@ pub(crate) async fn send_typed<R: Request>(
                     what: what(),
                     source,
                 })?;
-            tracing::Span::current().record("correlation_id", header.correlation_id);
+            this_span.record("correlation_id", header.correlation_id);
+            if let Some(ms) = throttle::client_throttle_ms(R::API_KEY as i16, version, &resp) {
+                tracing::debug!(throttle_time_ms = ms, "the broker throttles this client");
+                raw.throttle(Duration::from_millis(u64::from(ms)));
+            }
             decode_body::<R::Response>(&mut resp, version, &what())
         }
         .await;

@@ -32,7 +32,12 @@ pub enum Fault {
     Close,
     /// Never answer.
     Silent,
+    /// Answer with `throttle_time_ms` = [`THROTTLE_MS`] (KIP-219 quotas).
+    Throttle,
 }
+
+/// The throttle time `Fault::Throttle` answers with.
+pub const THROTTLE_MS: i32 = 400;
 
 /// Counts connections and decides the fault per connection number (0-based).
 pub struct Script {
@@ -107,10 +112,16 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, fault: Fault) {
                         .unwrap();
                 let corr = h.correlation_id.to_be_bytes();
                 match fault {
-                    Fault::None => {
+                    Fault::None | Fault::Throttle => {
+                        let throttle = if fault == Fault::Throttle {
+                            THROTTLE_MS
+                        } else {
+                            0
+                        };
                         let mut b = BytesMut::new();
                         MetadataResponse::default()
                             .with_controller_id(7)
+                            .with_throttle_time_ms(throttle)
                             .encode(&mut b, ver)
                             .unwrap();
                         write_response(&mut s, h.correlation_id, ver >= 9, &b).await;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,51 +20,30 @@ pub struct SaslServer {
     pub addr: String,
 }
 
-/// A Python that can import `scramp`: `RKAFKA_PYTHON`, the repo's `.venv`,
-/// or `python3`. When none can, the pinned requirements are installed into
-/// the first one found (PyPI is one of the reachable registries), so the
-/// tests do not depend on an install step elsewhere having listed them.
-fn python() -> &'static str {
-    static PY: OnceLock<Result<String, String>> = OnceLock::new();
-    let r = PY.get_or_init(|| {
-        let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python");
-        let mut candidates = Vec::new();
-        if let Ok(p) = std::env::var("RKAFKA_PYTHON") {
-            candidates.push(p);
-        }
-        if std::path::Path::new(venv).exists() {
-            candidates.push(venv.to_string());
-        }
-        candidates.push("python3".to_string());
-        let has_scramp = |py: &str| {
-            std::process::Command::new(py)
-                .args(["-c", "import scramp"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if let Some(py) = candidates.iter().find(|p| has_scramp(p)) {
-            return Ok(py.clone());
-        }
-        let py = &candidates[0];
-        let req = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/sasl_server/requirements.txt"
-        );
-        let ok = std::process::Command::new(py)
-            .args(["-m", "pip", "install", "--quiet", "-r", req])
+/// The peers' Python (`rkafka_tests::venv_python`: `RKAFKA_PYTHON` or the
+/// repo's `.venv`), which must import `scramp`. A machine without it fails
+/// the SASL tests, saying how to install it; they never skip.
+fn python() -> &'static Path {
+    static PY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = PY.get_or_init(|| {
+        let py = rkafka_tests::venv_python().map_err(|e| e.to_string())?;
+        let imports = std::process::Command::new(&py)
+            .args(["-c", "import scramp, asn1crypto"])
+            .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-        if ok && has_scramp(py) {
-            Ok(py.clone())
+        if imports {
+            Ok(py)
         } else {
             Err(format!(
-                "no Python with scramp; run: {py} -m pip install -r {req}"
+                "{} cannot import scramp (the SASL endpoint's SCRAM side, pinned in \
+                 tools/peers/requirements.txt): run `just peers` at the repo root",
+                py.display()
             ))
         }
     });
-    match r {
-        Ok(p) => p,
+    match found {
+        Ok(py) => py,
         Err(e) => panic!("{e}"),
     }
 }
@@ -79,7 +59,7 @@ impl SaslServer {
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("python3 must be installed to run the SASL tests");
+            .expect("the peers' Python could not be started");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
             .await
@@ -87,8 +67,7 @@ impl SaslServer {
             .unwrap()
             .unwrap_or_else(|| {
                 panic!(
-                    "SASL server exited; install its requirements: pip install -r \
-                     client-core/tests/sasl_server/requirements.txt"
+                    "the SASL endpoint exited before listening; run `just peers` at the repo root"
                 )
             });
         let port = line

@@ -10,6 +10,9 @@ client agrees with someone else's reading of RFC 5802/7677.
 Test hooks:
 - `--session-lifetime-ms N`: announce a session lifetime (KIP-368); a
   non-SASL request after it expired closes the connection, as Kafka does.
+- `--expiry-grace-ms N`: close only N ms after expiry, so that a client that
+  re-authenticates on time but is descheduled on a loaded machine still
+  passes, while one that never re-authenticates is still caught.
 - Metadata v1 answers carry, in `controller_id`, how many successful
   authentications this connection has made (so a test can see re-auth).
 
@@ -165,7 +168,8 @@ class Conn:
         return True
 
     def authenticated(self):
-        return self.auths > 0 and (self.expires_at is None or time.monotonic() < self.expires_at)
+        grace = self.args.expiry_grace_ms / 1000.0
+        return self.auths > 0 and (self.expires_at is None or time.monotonic() < self.expires_at + grace)
 
     def api_versions(self, r, ver, corr):
         if ver > SUPPORTED[API_VERSIONS][1]:
@@ -256,7 +260,8 @@ class Conn:
             if self.oauth_failed:
                 return False, True, b""  # the client acknowledged our error challenge
             text = auth.decode(errors="replace")
-            if ("auth=Bearer %s\x01" % self.args.oauth_token) in text:
+            wanted = ["auth=Bearer %s" % self.args.oauth_token] + self.args.oauth_extension
+            if all(("\x01%s\x01" % kv) in text for kv in wanted):
                 return True, True, b""
             self.oauth_failed = True
             return True, False, b'{"status":"invalid_token"}'
@@ -275,6 +280,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--user", action="append", default=[], help="name:password")
     p.add_argument("--session-lifetime-ms", type=int, default=0)
+    p.add_argument("--expiry-grace-ms", type=int, default=0)
+    p.add_argument("--oauth-extension", action="append", default=[],
+                   help="key=value the OAUTHBEARER message must carry (KIP-342)")
     p.add_argument("--oauth-token", default="good-token")
     p.add_argument("--unsupported-lists-none", action="store_true")
     args = p.parse_args()
