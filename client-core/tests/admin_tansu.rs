@@ -494,12 +494,7 @@ async fn connect_waits_for_a_broker_that_starts_late() {
 
 #[tokio::test]
 async fn the_admin_example_lists_brokers_and_creates_a_topic() {
-    // `cargo test` builds the examples next to the test binaries' `deps/`.
-    let example = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("examples/admin")))
-        .filter(|p| p.exists())
-        .expect("examples/admin is built by `cargo test` (it builds the examples)");
+    let example = built_example("admin");
     let (tansu, _admin) = start().await;
     let topic = topic_name("example-topic");
     let out = tokio::time::timeout(
@@ -527,4 +522,40 @@ async fn the_admin_example_lists_brokers_and_creates_a_topic() {
         stdout.contains(&format!("created {topic}")),
         "no topic created:\n{stdout}"
     );
+}
+
+/// The path of a runnable example binary of this package, built on demand.
+///
+/// `cargo test --all-targets` compiles examples as test harnesses (their
+/// `main` never runs), so the real binary is built here with `cargo build`;
+/// cargo has released the target directory's lock while tests run.
+fn built_example(name: &str) -> std::path::PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "--locked",
+            "-p",
+            "rkafka-client-core",
+            "--example",
+            name,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building example {name} failed: {status}");
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(name))
+        .expect("test binary lives in target/<profile>/deps");
+    assert!(
+        path.exists(),
+        "{} missing after cargo build",
+        path.display()
+    );
+    path
 }
