@@ -1,0 +1,266 @@
+//! Turning one ShareFetch partition answer into deliverable records.
+//!
+//! Pure code. Only offsets inside an `AcquiredRecords` range belong to this
+//! member; each is either delivered (with its range's delivery count) or,
+//! when no data record exists for it (compacted, control batch, abort
+//! marker), acknowledged as GAP. Control batches never reach the user.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rkafka_protocol::messages::share_fetch_response::AcquiredRecords;
+use rkafka_protocol::records::{DecodeOptions, FetchBatches};
+use uuid::Uuid;
+
+use super::record::ShareRecord;
+
+/// The most acquired offsets one partition answer may claim. The broker's
+/// own cap (`group.share.partition.max.record.locks`) is 2000 by default;
+/// anything beyond this bound is bad input and is not expanded, so a bogus
+/// range cannot make the client allocate without limit.
+const MAX_ACQUIRED: u64 = 1 << 20;
+
+/// Where a partition's records came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    pub node: i32,
+    pub topic_id: Uuid,
+    pub topic: Arc<str>,
+    pub partition: i32,
+}
+
+/// What one partition answer yields.
+#[derive(Debug, Default)]
+pub(crate) struct Extracted {
+    /// Records to hand out, in offset order.
+    pub records: Vec<ShareRecord>,
+    /// Acquired offsets with no data record: acknowledge as GAP.
+    pub gaps: Vec<i64>,
+    /// Acquired offsets in batches that failed to decode: reject them (the
+    /// Java client's rule) and report.
+    pub corrupt: Vec<i64>,
+    /// The decode error, if any.
+    pub error: Option<String>,
+}
+
+/// Sorted, non-overlapping, bounded acquired ranges `(first, last, count)`.
+fn normalise(acquired: &[AcquiredRecords]) -> Vec<(i64, i64, i16)> {
+    let mut ranges: Vec<(i64, i64, i16)> = acquired
+        .iter()
+        .filter(|a| a.first_offset >= 0 && a.first_offset <= a.last_offset)
+        .map(|a| (a.first_offset, a.last_offset, a.delivery_count))
+        .collect();
+    ranges.sort_by_key(|r| r.0);
+    let mut out: Vec<(i64, i64, i16)> = Vec::with_capacity(ranges.len());
+    let mut budget = MAX_ACQUIRED;
+    for (mut first, last, count) in ranges {
+        if let Some(prev) = out.last() {
+            // Overlaps are a broker bug: the first range wins.
+            first = first.max(prev.1.saturating_add(1));
+        }
+        if first > last || budget == 0 {
+            continue;
+        }
+        let len = (last - first) as u64 + 1;
+        let last = if len > budget {
+            tracing::warn!(first, last, "acquired range too large; truncated");
+            first + budget as i64 - 1
+        } else {
+            last
+        };
+        budget -= (last - first) as u64 + 1;
+        out.push((first, last, count));
+    }
+    out
+}
+
+/// Extracts the acquired records of one partition answer.
+pub(crate) fn extract(
+    origin: &Origin,
+    records: Option<&Bytes>,
+    acquired: &[AcquiredRecords],
+) -> Extracted {
+    let ranges = normalise(acquired);
+    let mut out = Extracted::default();
+    if ranges.is_empty() {
+        return out;
+    }
+    // Offsets handled (delivered or corrupt), ascending.
+    let mut handled: Vec<i64> = Vec::new();
+    let mut r = 0;
+    let mut batches = FetchBatches::new(records.cloned().unwrap_or_default());
+    while let Some(raw) = batches.next_raw() {
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                // Framing cannot be trusted past this point; what follows is
+                // covered by GAP acks below only if truly absent, so report.
+                out.error = Some(e.to_string());
+                break;
+            }
+        };
+        let header = raw.header;
+        if header.is_control() {
+            continue;
+        }
+        // librdkafka's mock writes some batches with a CRC of 0; a data
+        // batch is checked, a failed check rejects its acquired offsets.
+        let batch = match raw.decode(&DecodeOptions::default()) {
+            Ok(b) => b,
+            Err(e) => {
+                let (lo, hi) = (header.base_offset, header.last_offset());
+                for &(first, last, _) in &ranges {
+                    let (a, b) = (first.max(lo), last.min(hi));
+                    if a <= b {
+                        out.corrupt.extend(a..=b);
+                    }
+                }
+                handled.extend(
+                    out.corrupt
+                        .iter()
+                        .copied()
+                        .filter(|o| (lo..=hi).contains(o)),
+                );
+                out.error = Some(format!("batch at offset {lo}: {e}"));
+                continue;
+            }
+        };
+        for rec in batch.records() {
+            let offset = rec.offset();
+            while r < ranges.len() && ranges[r].1 < offset {
+                r += 1;
+            }
+            let Some(&(first, _, count)) = ranges.get(r) else {
+                break;
+            };
+            if offset < first {
+                continue; // not acquired by us
+            }
+            handled.push(offset);
+            out.records.push(ShareRecord {
+                topic: origin.topic.clone(),
+                partition: origin.partition,
+                offset,
+                key: rec.key_bytes(),
+                value: rec.value_bytes(),
+                headers: rec.headers().map(|h| h.to_header()).collect(),
+                timestamp: rec.timestamp(),
+                delivery_count: count,
+                node: origin.node,
+                topic_id: origin.topic_id,
+            });
+        }
+    }
+    handled.sort_unstable();
+    handled.dedup();
+    let mut h = 0;
+    for &(first, last, _) in &ranges {
+        let mut o = first;
+        while o <= last {
+            while h < handled.len() && handled[h] < o {
+                h += 1;
+            }
+            if handled.get(h) != Some(&o) {
+                out.gaps.push(o);
+            }
+            o += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
+
+    fn origin() -> Origin {
+        Origin {
+            node: 1,
+            topic_id: Uuid::from_u128(9),
+            topic: "t".into(),
+            partition: 0,
+        }
+    }
+
+    fn batch(base: i64, n: usize, control: bool) -> Bytes {
+        let mut b = RecordBatchBuilder::new().base_offset(base).control(control);
+        for i in 0..n {
+            let v = format!("v{}", base + i as i64);
+            b.push(&NewRecord {
+                timestamp: 1000,
+                key: None,
+                value: Some(v.as_bytes()),
+                headers: &[],
+            })
+            .unwrap();
+        }
+        b.finish().unwrap()
+    }
+
+    fn acq(first: i64, last: i64, count: i16) -> AcquiredRecords {
+        AcquiredRecords::default()
+            .with_first_offset(first)
+            .with_last_offset(last)
+            .with_delivery_count(count)
+    }
+
+    #[test]
+    fn only_acquired_offsets_are_delivered_with_their_count() {
+        let data = batch(0, 10, false);
+        let got = extract(&origin(), Some(&data), &[acq(2, 3, 1), acq(7, 8, 3)]);
+        let offs: Vec<(i64, i16)> = got
+            .records
+            .iter()
+            .map(|r| (r.offset, r.delivery_count))
+            .collect();
+        assert_eq!(offs, vec![(2, 1), (3, 1), (7, 3), (8, 3)]);
+        assert_eq!(got.records[0].value.as_deref(), Some(&b"v2"[..]));
+        assert!(got.gaps.is_empty());
+    }
+
+    #[test]
+    fn acquired_offsets_without_records_become_gaps_and_control_batches_are_hidden() {
+        let mut data = batch(0, 2, false).to_vec();
+        data.extend_from_slice(&batch(2, 1, true));
+        data.extend_from_slice(&batch(5, 1, false));
+        let got = extract(&origin(), Some(&Bytes::from(data)), &[acq(0, 6, 1)]);
+        let offs: Vec<i64> = got.records.iter().map(|r| r.offset).collect();
+        assert_eq!(offs, vec![0, 1, 5]);
+        assert_eq!(got.gaps, vec![2, 3, 4, 6]);
+    }
+
+    #[test]
+    fn overlapping_and_inverted_ranges_are_tolerated() {
+        let data = batch(0, 4, false);
+        let got = extract(
+            &origin(),
+            Some(&data),
+            &[acq(0, 2, 1), acq(1, 3, 2), acq(9, 1, 1)],
+        );
+        let offs: Vec<(i64, i16)> = got
+            .records
+            .iter()
+            .map(|r| (r.offset, r.delivery_count))
+            .collect();
+        assert_eq!(offs, vec![(0, 1), (1, 1), (2, 1), (3, 2)]);
+    }
+
+    #[test]
+    fn huge_ranges_are_bounded() {
+        let got = extract(&origin(), None, &[acq(0, i64::MAX, 1)]);
+        assert_eq!(got.gaps.len() as u64, MAX_ACQUIRED);
+    }
+
+    #[test]
+    fn corrupt_batch_offsets_are_reported_not_delivered() {
+        let mut data = batch(0, 3, false).to_vec();
+        let n = data.len();
+        data[n - 1] ^= 0xff; // breaks the CRC
+        let got = extract(&origin(), Some(&Bytes::from(data)), &[acq(0, 2, 1)]);
+        assert!(got.records.is_empty());
+        assert_eq!(got.corrupt, vec![0, 1, 2]);
+        assert!(got.gaps.is_empty());
+        assert!(got.error.is_some());
+    }
+}

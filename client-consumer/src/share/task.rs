@@ -1,0 +1,1101 @@
+//! The background task: owns the membership, the per-broker sessions, the
+//! fetched-record buffer and every queued acknowledgement.
+//!
+//! The handle ([`crate::ShareConsumer`]) talks to it through [`Command`]s
+//! and oneshot replies; nothing is shared between them. One loop selects
+//! over commands, finished requests and a timer; after each event
+//! [`Task::drive`] starts whatever is due (a heartbeat, one request per idle
+//! broker), so there is never more than one request in flight per broker
+//! and session epochs stay in order.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicI16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rkafka_client_core::metadata::{BrokerInfo, LeaderHint};
+use rkafka_client_core::{Client, CoordinatorKind, Error, Target};
+use rkafka_protocol::messages::{
+    ShareAcknowledgeResponse, ShareFetchResponse, ShareGroupHeartbeatResponse,
+};
+use rkafka_protocol::ErrorCode;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::acks::{GAP, RENEW};
+use super::config::ShareConsumerConfig;
+use super::error::ShareError;
+use super::fetch::{extract, Origin};
+use super::membership::{Membership, State, Step};
+use super::record::{AckError, AckOutcome, ShareRecord, TopicPartition};
+use super::requests::{share_acknowledge, share_fetch, FetchLimits, PartAcks};
+use super::session::{FetchPlan, Session, Tip, CLOSE_EPOCH};
+
+/// One acknowledgement from the handle.
+#[derive(Debug, Clone)]
+pub(crate) struct Ack {
+    pub node: i32,
+    pub topic_id: Uuid,
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub code: i8,
+}
+
+/// Per-partition commit results.
+pub(crate) type CommitResult = BTreeMap<TopicPartition, Result<(), AckError>>;
+
+/// What a poll gets back.
+#[derive(Debug)]
+pub(crate) struct PollReply {
+    pub records: Result<Vec<ShareRecord>, ShareError>,
+    pub lock_timeout: Option<Duration>,
+}
+
+/// Requests from the handle.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Poll {
+        acks: Vec<Ack>,
+        max: usize,
+        timeout: Duration,
+        reply: oneshot::Sender<PollReply>,
+    },
+    Commit {
+        acks: Vec<Ack>,
+        /// `Some` for `commit_sync`: wait this long for the outcomes.
+        wait: Option<(Duration, oneshot::Sender<CommitResult>)>,
+    },
+    Subscribe(BTreeSet<String>),
+    Close {
+        acks: Vec<Ack>,
+        timeout: Duration,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// A finished background request.
+enum Done {
+    Heartbeat(Result<ShareGroupHeartbeatResponse, Error>),
+    Fetch {
+        node: i32,
+        plan: FetchPlan,
+        acks: BTreeMap<Tip, PartAcks>,
+        version: i16,
+        result: Result<ShareFetchResponse, Error>,
+    },
+    Ack {
+        node: i32,
+        close: bool,
+        acks: BTreeMap<Tip, PartAcks>,
+        version: i16,
+        result: Result<ShareAcknowledgeResponse, Error>,
+    },
+    Metadata,
+}
+
+struct WaitingPoll {
+    max: usize,
+    deadline: Instant,
+    reply: oneshot::Sender<PollReply>,
+}
+
+struct WaitingCommit {
+    parts: BTreeSet<Tip>,
+    results: BTreeMap<Tip, Option<AckError>>,
+    deadline: Instant,
+    reply: oneshot::Sender<CommitResult>,
+}
+
+struct Closing {
+    deadline: Instant,
+    reply: Option<oneshot::Sender<()>>,
+    leave_started: bool,
+}
+
+/// Backoff after a failed request to a broker.
+const NODE_BACKOFF: Duration = Duration::from_millis(100);
+
+pub(crate) struct Task {
+    cfg: ShareConsumerConfig,
+    client: Client,
+    membership: Membership,
+    sessions: BTreeMap<i32, Session>,
+    backoff_until: BTreeMap<i32, Instant>,
+    buffer: VecDeque<ShareRecord>,
+    /// Acks waiting to be sent, per delivering broker.
+    acks: BTreeMap<i32, BTreeMap<Tip, PartAcks>>,
+    /// Partitions whose acks are on the wire, per broker.
+    acks_in_flight: BTreeMap<i32, BTreeSet<Tip>>,
+    poll: Option<WaitingPoll>,
+    commits: Vec<WaitingCommit>,
+    closing: Option<Closing>,
+    outcomes: mpsc::UnboundedSender<AckOutcome>,
+    jobs: JoinSet<Done>,
+    metadata_in_flight: bool,
+    last_poll: Instant,
+    lock_timeout: Option<Duration>,
+    /// Surfaced (once) by the next poll.
+    pending_error: Option<ShareError>,
+}
+
+impl Task {
+    pub(crate) fn new(
+        cfg: ShareConsumerConfig,
+        client: Client,
+        outcomes: mpsc::UnboundedSender<AckOutcome>,
+    ) -> Self {
+        let mut membership = Membership::new(cfg.group_id.clone(), cfg.rack.clone());
+        let topics: BTreeSet<String> = cfg.topics.iter().cloned().collect();
+        if !topics.is_empty() {
+            membership.subscribe(topics);
+        }
+        Self {
+            cfg,
+            client,
+            membership,
+            sessions: BTreeMap::new(),
+            backoff_until: BTreeMap::new(),
+            buffer: VecDeque::new(),
+            acks: BTreeMap::new(),
+            acks_in_flight: BTreeMap::new(),
+            poll: None,
+            commits: Vec::new(),
+            closing: None,
+            outcomes,
+            jobs: JoinSet::new(),
+            metadata_in_flight: false,
+            last_poll: Instant::now(),
+            lock_timeout: None,
+            pending_error: None,
+        }
+    }
+
+    /// Runs until the handle closes the consumer or is dropped. Dropping
+    /// the task drops the client and its connections, which makes every
+    /// broker release this member's locks.
+    pub(crate) async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        self.refresh_metadata();
+        loop {
+            let now = Instant::now();
+            self.drive(now);
+            if self.finish_close(now) {
+                return;
+            }
+            let wake = self.next_wakeup(now);
+            tokio::select! {
+                cmd = commands.recv(), if self.closing.is_none() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => return,
+                },
+                Some(done) = self.jobs.join_next() => match done {
+                    Ok(done) => self.on_done(done),
+                    Err(e) => tracing::error!(error = %e, "share consumer request task failed"),
+                },
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+    }
+
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        let far = now + Duration::from_secs(3600);
+        let mut t = far;
+        let mut at = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = t.min(x);
+            }
+        };
+        at(self.membership.due_at(now));
+        at(self.poll.as_ref().map(|p| p.deadline));
+        at(self.commits.iter().map(|c| c.deadline).min());
+        at(self.closing.as_ref().map(|c| c.deadline));
+        at(self
+            .backoff_until
+            .values()
+            .copied()
+            .filter(|&b| b > now)
+            .min());
+        if self.in_group() {
+            at(Some(self.last_poll + self.cfg.max_poll_interval));
+        }
+        // Ack retries wait for a broker's backoff; re-check them soon.
+        if !self.acks.is_empty() {
+            at(Some(now + NODE_BACKOFF));
+        }
+        t.max(now)
+    }
+
+    fn in_group(&self) -> bool {
+        matches!(
+            self.membership.state(),
+            State::Stable | State::Acknowledging
+        )
+    }
+
+    // ---- commands --------------------------------------------------------
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::Poll {
+                acks,
+                max,
+                timeout,
+                reply,
+            } => {
+                self.queue_acks(acks, now + self.client.config().default_api_timeout);
+                self.last_poll = now;
+                self.membership.on_poll();
+                if let Some(old) = self.poll.take() {
+                    self.answer_poll(old, Vec::new());
+                }
+                self.poll = Some(WaitingPoll {
+                    max: max.max(1),
+                    deadline: now + timeout,
+                    reply,
+                });
+                self.serve_poll(now);
+            }
+            Command::Commit { acks, wait } => {
+                let limit = match &wait {
+                    Some((t, _)) => *t,
+                    None => self.client.config().default_api_timeout,
+                };
+                let parts: BTreeSet<Tip> = acks.iter().map(|a| (a.topic_id, a.partition)).collect();
+                self.queue_acks(acks, now + limit);
+                if let Some((timeout, reply)) = wait {
+                    // Everything acknowledged but unresolved so far counts.
+                    let mut parts = parts;
+                    parts.extend(self.acks.values().flat_map(|m| m.keys().copied()));
+                    parts.extend(self.acks_in_flight.values().flatten().copied());
+                    self.commits.push(WaitingCommit {
+                        parts,
+                        results: BTreeMap::new(),
+                        deadline: now + timeout,
+                        reply,
+                    });
+                    self.check_commits(now);
+                }
+            }
+            Command::Subscribe(topics) => {
+                self.membership.subscribe(topics);
+                self.refresh_metadata();
+            }
+            Command::Close {
+                acks,
+                timeout,
+                reply,
+            } => {
+                self.queue_acks(acks, now + timeout);
+                if let Some(p) = self.poll.take() {
+                    self.answer_poll(p, Vec::new());
+                }
+                // Unacknowledged buffered records are released by the
+                // epoch -1 requests below.
+                self.buffer.clear();
+                self.closing = Some(Closing {
+                    deadline: now + timeout,
+                    reply: Some(reply),
+                    leave_started: false,
+                });
+            }
+        }
+    }
+
+    fn queue_acks(&mut self, acks: Vec<Ack>, retry_until: Instant) {
+        for a in acks {
+            let part = PartAcks {
+                topic: a.topic.clone(),
+                offsets: [(a.offset, a.code)].into(),
+                retry_until,
+            };
+            self.push_acks(a.node, (a.topic_id, a.partition), part);
+        }
+    }
+
+    fn push_acks(&mut self, node: i32, tip: Tip, part: PartAcks) {
+        match self.acks.entry(node).or_default().entry(tip) {
+            std::collections::btree_map::Entry::Occupied(mut e) => e.get_mut().merge(part),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(part);
+            }
+        }
+    }
+
+    /// Answers the waiting poll from the buffer (or with an error).
+    fn serve_poll(&mut self, now: Instant) {
+        let Some(poll) = self.poll.take() else { return };
+        if let Some(e) = self.pending_error.take() {
+            let _ = poll.reply.send(PollReply {
+                records: Err(e),
+                lock_timeout: self.lock_timeout,
+            });
+            return;
+        }
+        if let State::Fatal(code) = self.membership.state() {
+            let _ = poll.reply.send(PollReply {
+                records: Err(ShareError::Group { code }),
+                lock_timeout: self.lock_timeout,
+            });
+            return;
+        }
+        if !self.buffer.is_empty() || now >= poll.deadline {
+            let n = poll.max.min(self.buffer.len());
+            let records: Vec<ShareRecord> = self.buffer.drain(..n).collect();
+            self.answer_poll(poll, records);
+        } else {
+            self.poll = Some(poll);
+        }
+    }
+
+    fn answer_poll(&mut self, poll: WaitingPoll, records: Vec<ShareRecord>) {
+        let reply = PollReply {
+            records: Ok(records),
+            lock_timeout: self.lock_timeout,
+        };
+        // A cancelled poll hands its records back to the buffer for the
+        // next one instead of leaving them locked until expiry.
+        if let Err(PollReply {
+            records: Ok(records),
+            ..
+        }) = poll.reply.send(reply)
+        {
+            for r in records.into_iter().rev() {
+                self.buffer.push_front(r);
+            }
+        }
+    }
+
+    // ---- driving ---------------------------------------------------------
+
+    /// Partitions to fetch, per leader.
+    fn wanted(&self) -> BTreeMap<i32, BTreeSet<Tip>> {
+        let md = self.client.metadata();
+        let mut out: BTreeMap<i32, BTreeSet<Tip>> = BTreeMap::new();
+        if self.closing.is_some() {
+            return out;
+        }
+        for (id, parts) in self.membership.assignment() {
+            let Some(name) = md.topic_names.get(id) else {
+                continue;
+            };
+            let Some(topic) = md.topics.get(name) else {
+                continue;
+            };
+            for p in parts {
+                if let Some(leader) = topic.partitions.get(p).and_then(|pm| pm.leader) {
+                    out.entry(leader).or_default().insert((*id, *p));
+                }
+            }
+        }
+        out
+    }
+
+    fn topic_name(&self, id: &Uuid) -> Arc<str> {
+        match self.client.metadata().topic_names.get(id) {
+            Some(n) => Arc::from(n.as_str()),
+            None => Arc::from(id.to_string().as_str()),
+        }
+    }
+
+    fn drive(&mut self, now: Instant) {
+        // Membership.
+        if self.in_group()
+            && self.poll.is_none()
+            && now >= self.last_poll + self.cfg.max_poll_interval
+        {
+            tracing::warn!(group = %self.cfg.group_id, "max.poll.interval.ms exceeded: leaving the group until the next poll");
+            self.membership.poll_timer_expired();
+        }
+        if let Some(req) = self.membership.next_heartbeat(now) {
+            let client = self.client.clone();
+            let target = Target::Coordinator {
+                kind: CoordinatorKind::Group,
+                key: self.cfg.group_id.clone(),
+            };
+            self.jobs.spawn(async move {
+                Done::Heartbeat(client.send_once(target, |_| Ok(req.clone())).await)
+            });
+        }
+        let unresolved = self
+            .membership
+            .assignment()
+            .keys()
+            .any(|id| !self.client.metadata().topic_names.contains_key(id));
+        if unresolved {
+            self.refresh_metadata();
+        }
+        self.serve_poll(now);
+
+        // Sessions.
+        let wanted = self.wanted();
+        let want_data = self.poll.is_some() && self.buffer.is_empty();
+        let nodes: BTreeSet<i32> = wanted
+            .keys()
+            .chain(self.sessions.keys())
+            .chain(self.acks.keys())
+            .copied()
+            .collect();
+        let md = self.client.metadata();
+        for node in nodes {
+            if self.backoff_until.get(&node).is_some_and(|&b| now < b) {
+                continue;
+            }
+            let session = self.sessions.entry(node).or_default();
+            if session.in_flight || session.is_closed() {
+                continue;
+            }
+            // Acks for partitions another broker now leads: that broker
+            // released the locks when it lost leadership.
+            if let Some(acks) = self.acks.get_mut(&node) {
+                let moved: Vec<Tip> = acks
+                    .keys()
+                    .filter(|(id, p)| {
+                        let leader = md
+                            .topic_names
+                            .get(id)
+                            .and_then(|n| md.topics.get(n))
+                            .and_then(|t| t.partitions.get(p))
+                            .and_then(|pm| pm.leader);
+                        leader.is_some_and(|l| l != node)
+                    })
+                    .copied()
+                    .collect();
+                let failed: Vec<(Tip, PartAcks)> = moved
+                    .into_iter()
+                    .filter_map(|t| acks.remove(&t).map(|a| (t, a)))
+                    .collect();
+                for (tip, a) in failed {
+                    self.report(
+                        tip,
+                        &a,
+                        Some(local(
+                            ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                            "the partition's leader changed",
+                        )),
+                    );
+                }
+            }
+            let session = self.sessions.entry(node).or_default();
+            let has_acks = self.acks.get(&node).is_some_and(|a| !a.is_empty());
+            if !session.is_open() && has_acks {
+                // No session: the broker already released those locks.
+                let acks = self.acks.remove(&node).unwrap_or_default();
+                for (tip, a) in &acks {
+                    self.report(
+                        *tip,
+                        a,
+                        Some(local(
+                            ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                            "no share session with the broker",
+                        )),
+                    );
+                }
+            }
+            let session = self.sessions.entry(node).or_default();
+            let has_acks = self.acks.get(&node).is_some_and(|a| !a.is_empty());
+            if self.closing.is_some() {
+                if session.is_open() {
+                    self.send_ack(node, true);
+                }
+                continue;
+            }
+            let empty = BTreeSet::new();
+            let want = wanted.get(&node).unwrap_or(&empty);
+            let renew = self
+                .acks
+                .get(&node)
+                .is_some_and(|a| a.values().any(PartAcks::has_renew));
+            let fetch = want_data && !want.is_empty();
+            if has_acks && (renew || !fetch) {
+                self.send_ack(node, false);
+            } else if fetch || session.needs_update(want) {
+                self.send_fetch(node, want.clone(), fetch);
+            }
+        }
+    }
+
+    fn limits(&self, fetch: bool) -> FetchLimits {
+        if !fetch {
+            return FetchLimits::NONE;
+        }
+        FetchLimits {
+            max_wait_ms: self.cfg.fetch_max_wait_ms(),
+            min_bytes: self.cfg.fetch_min_bytes,
+            max_bytes: self.cfg.fetch_max_bytes,
+            max_records: self.cfg.max_records_i32(),
+            acquire_mode: self.cfg.acquire_mode.code(),
+        }
+    }
+
+    fn send_fetch(&mut self, node: i32, want: BTreeSet<Tip>, fetch: bool) {
+        let session = self.sessions.entry(node).or_default();
+        let acks = if session.is_open() {
+            self.acks.remove(&node).unwrap_or_default()
+        } else {
+            BTreeMap::new()
+        };
+        let plan = session.plan_fetch(&want, &acks.keys().copied().collect());
+        session.in_flight = true;
+        let req = share_fetch(
+            &self.cfg.group_id,
+            self.membership.member_id(),
+            &plan,
+            &acks,
+            self.limits(fetch),
+        );
+        self.acks_in_flight
+            .insert(node, acks.keys().copied().collect());
+        let needs_v2 = req.share_acquire_mode != 0;
+        let client = self.client.clone();
+        self.jobs.spawn(async move {
+            let version = AtomicI16::new(-1);
+            let result = client
+                .send_once(Target::Broker(node), |v| {
+                    version.store(v, Ordering::Relaxed);
+                    if needs_v2 && v < 2 {
+                        return Err(Error::Cancelled);
+                    }
+                    Ok(req.clone())
+                })
+                .await;
+            Done::Fetch {
+                node,
+                plan,
+                acks,
+                version: version.load(Ordering::Relaxed),
+                result,
+            }
+        });
+    }
+
+    fn send_ack(&mut self, node: i32, close: bool) {
+        let session = self.sessions.entry(node).or_default();
+        let acks = self.acks.remove(&node).unwrap_or_default();
+        let epoch = if close { CLOSE_EPOCH } else { session.epoch() };
+        if close {
+            // Only one close per broker, answered or not.
+            session.mark_closed();
+        }
+        session.in_flight = true;
+        let req = share_acknowledge(
+            &self.cfg.group_id,
+            self.membership.member_id(),
+            epoch,
+            &acks,
+        );
+        self.acks_in_flight
+            .insert(node, acks.keys().copied().collect());
+        let needs_v2 = req.is_renew_ack;
+        let client = self.client.clone();
+        self.jobs.spawn(async move {
+            let version = AtomicI16::new(-1);
+            let result = client
+                .send_once(Target::Broker(node), |v| {
+                    version.store(v, Ordering::Relaxed);
+                    if needs_v2 && v < 2 {
+                        return Err(Error::Cancelled);
+                    }
+                    Ok(req.clone())
+                })
+                .await;
+            Done::Ack {
+                node,
+                close,
+                acks,
+                version: version.load(Ordering::Relaxed),
+                result,
+            }
+        });
+    }
+
+    fn refresh_metadata(&mut self) {
+        if self.metadata_in_flight {
+            return;
+        }
+        self.metadata_in_flight = true;
+        let client = self.client.clone();
+        let topics: Vec<String> = self.cfg.topics.clone();
+        self.jobs.spawn(async move {
+            if let Err(e) = client.refresh_metadata(&topics).await {
+                tracing::debug!(error = %e, "share consumer metadata refresh failed");
+            }
+            Done::Metadata
+        });
+    }
+
+    // ---- answers ---------------------------------------------------------
+
+    fn on_done(&mut self, done: Done) {
+        let now = Instant::now();
+        match done {
+            Done::Metadata => self.metadata_in_flight = false,
+            Done::Heartbeat(result) => {
+                let step = match result {
+                    Ok(resp) => self.membership.on_response(&resp, now),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "share group heartbeat failed");
+                        self.client
+                            .forget_coordinator(CoordinatorKind::Group, &self.cfg.group_id);
+                        self.membership.on_failure(now)
+                    }
+                };
+                match step {
+                    Step::Continue | Step::Left => {}
+                    Step::AssignmentChanged => self.refresh_metadata(),
+                    Step::Rediscover => self
+                        .client
+                        .forget_coordinator(CoordinatorKind::Group, &self.cfg.group_id),
+                    Step::Fatal(code) => self.pending_error = Some(ShareError::Group { code }),
+                }
+            }
+            Done::Fetch {
+                node,
+                plan,
+                acks,
+                version,
+                result,
+            } => self.on_fetch(node, plan, acks, version, result, now),
+            Done::Ack {
+                node,
+                close,
+                acks,
+                version,
+                result,
+            } => self.on_ack(node, close, acks, version, result, now),
+        }
+        self.check_commits(now);
+    }
+
+    fn on_fetch(
+        &mut self,
+        node: i32,
+        plan: FetchPlan,
+        mut acks: BTreeMap<Tip, PartAcks>,
+        version: i16,
+        result: Result<ShareFetchResponse, Error>,
+        now: Instant,
+    ) {
+        self.acks_in_flight.remove(&node);
+        let session = self.sessions.entry(node).or_default();
+        session.in_flight = false;
+        let resp = match result {
+            Err(Error::Cancelled) if version >= 0 && version < 2 => {
+                // Never sent: record_limit needs ShareFetch v2.
+                self.pending_error = Some(ShareError::Unsupported {
+                    what: "share.acquire.mode=record_limit",
+                    broker: node,
+                    version,
+                });
+                self.backoff_until
+                    .insert(node, now + Duration::from_secs(1));
+                for (tip, a) in acks {
+                    self.push_acks(node, tip, a);
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(node, error = %e, "ShareFetch failed; the session starts over");
+                session.reset();
+                self.backoff_until.insert(node, now + NODE_BACKOFF);
+                let err = local(ErrorCode::NETWORK_EXCEPTION, &e.to_string());
+                for (tip, a) in &acks {
+                    self.report(*tip, a, Some(err.clone()));
+                }
+                self.refresh_metadata();
+                return;
+            }
+            Ok(resp) => resp,
+        };
+        let top = ErrorCode::from(resp.error_code);
+        if !top.is_ok() {
+            if !session.on_error_code(top) {
+                session.on_fetch_done(plan);
+            }
+            tracing::debug!(node, code = %top, "ShareFetch error");
+            self.backoff_until.insert(node, now + NODE_BACKOFF);
+            let err = AckError {
+                code: top,
+                message: resp.error_message.clone(),
+            };
+            for (tip, a) in &acks {
+                self.report(*tip, a, Some(err.clone()));
+            }
+            if top.code() == 100 {
+                self.refresh_metadata();
+            }
+            return;
+        }
+        session.on_fetch_done(plan);
+        if resp.acquisition_lock_timeout_ms > 0 {
+            self.lock_timeout = Some(Duration::from_millis(
+                resp.acquisition_lock_timeout_ms as u64,
+            ));
+        }
+        let endpoints: Vec<BrokerInfo> = resp
+            .node_endpoints
+            .iter()
+            .map(|e| BrokerInfo {
+                id: e.node_id,
+                host: e.host.clone(),
+                port: e.port,
+                rack: e.rack.clone(),
+            })
+            .collect();
+        let mut refresh = false;
+        for topic in resp.responses {
+            let name = self.topic_name(&topic.topic_id);
+            for p in topic.partitions {
+                let tip = (topic.topic_id, p.partition_index);
+                if let Some(a) = acks.remove(&tip) {
+                    let code = ErrorCode::from(p.acknowledge_error_code);
+                    let err = (!code.is_ok()).then(|| AckError {
+                        code,
+                        message: p.acknowledge_error_message.clone(),
+                    });
+                    self.report(tip, &a, err);
+                }
+                let code = ErrorCode::from(p.error_code);
+                if !code.is_ok() {
+                    refresh |= self.on_partition_error(
+                        &name,
+                        tip,
+                        code,
+                        p.current_leader.leader_id,
+                        p.current_leader.leader_epoch,
+                        &endpoints,
+                    );
+                    continue;
+                }
+                let origin = Origin {
+                    node,
+                    topic_id: topic.topic_id,
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                };
+                let got = extract(&origin, p.records.as_ref(), &p.acquired_records);
+                let retry_until = now + self.client.config().default_api_timeout;
+                let mut auto: BTreeMap<i64, i8> = got.gaps.iter().map(|&o| (o, GAP)).collect();
+                // A corrupt batch's acquired offsets are rejected (Java's rule).
+                auto.extend(got.corrupt.iter().map(|&o| (o, 3)));
+                if !auto.is_empty() {
+                    self.push_acks(
+                        node,
+                        tip,
+                        PartAcks {
+                            topic: name.clone(),
+                            offsets: auto,
+                            retry_until,
+                        },
+                    );
+                }
+                if let Some(reason) = got.error {
+                    tracing::warn!(topic = %name, partition = p.partition_index, %reason, "corrupt share fetch data");
+                    if !got.corrupt.is_empty() {
+                        self.pending_error = Some(ShareError::Corrupt {
+                            partition: TopicPartition {
+                                topic: name.to_string(),
+                                partition: p.partition_index,
+                            },
+                            offsets: got.corrupt,
+                            reason,
+                        });
+                    }
+                }
+                self.buffer.extend(got.records);
+            }
+        }
+        // Acks for partitions the answer left out cannot be confirmed.
+        for (tip, a) in &acks {
+            self.report(
+                *tip,
+                a,
+                Some(local(
+                    ErrorCode::INVALID_RECORD_STATE,
+                    "partition missing from the ShareFetch response",
+                )),
+            );
+        }
+        if refresh {
+            self.refresh_metadata();
+        }
+        self.serve_poll(now);
+    }
+
+    /// A partition-level error: leadership errors are patched from the
+    /// answer's CurrentLeader + NodeEndpoints when it names a leader (no
+    /// metadata round trip), else metadata is refreshed. Returns whether a
+    /// refresh is needed.
+    fn on_partition_error(
+        &mut self,
+        name: &Arc<str>,
+        tip: Tip,
+        code: ErrorCode,
+        leader: i32,
+        leader_epoch: i32,
+        endpoints: &[BrokerInfo],
+    ) -> bool {
+        tracing::debug!(topic = %name, partition = tip.1, %code, "share partition error");
+        let leadership = matches!(code.code(), 6 | 74);
+        if leadership && leader >= 0 {
+            self.client.leader_hint(LeaderHint {
+                topic: name.to_string(),
+                partition: tip.1,
+                leader,
+                leader_epoch,
+                endpoints: endpoints.to_vec(),
+            });
+            return false;
+        }
+        match code.code() {
+            6 | 74 | 9 | 56 | 78 | 3 | 100 | 110 => true,
+            29 | 2 => {
+                self.pending_error = Some(ShareError::Group { code });
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn on_ack(
+        &mut self,
+        node: i32,
+        close: bool,
+        acks: BTreeMap<Tip, PartAcks>,
+        version: i16,
+        result: Result<ShareAcknowledgeResponse, Error>,
+        now: Instant,
+    ) {
+        self.acks_in_flight.remove(&node);
+        let session = self.sessions.entry(node).or_default();
+        session.in_flight = false;
+        let resp = match result {
+            Err(Error::Cancelled) if version >= 0 && version < 2 => {
+                // Never sent: RENEW needs ShareAcknowledge v2. The other
+                // acks of the request are queued again without the renews.
+                self.pending_error = Some(ShareError::Unsupported {
+                    what: "AcknowledgeType::Renew",
+                    broker: node,
+                    version,
+                });
+                let err = AckError {
+                    code: ErrorCode::UNSUPPORTED_VERSION,
+                    message: Some(format!(
+                        "RENEW needs ShareAcknowledge v2; broker {node} offers v{version}"
+                    )),
+                };
+                for (tip, mut a) in acks {
+                    let renews: BTreeMap<i64, i8> = a
+                        .offsets
+                        .iter()
+                        .filter(|(_, &t)| t == RENEW)
+                        .map(|(&o, &t)| (o, t))
+                        .collect();
+                    a.offsets.retain(|_, t| *t != RENEW);
+                    let r = PartAcks {
+                        topic: a.topic.clone(),
+                        offsets: renews,
+                        retry_until: a.retry_until,
+                    };
+                    self.report(tip, &r, Some(err.clone()));
+                    if !a.offsets.is_empty() {
+                        self.push_acks(node, tip, a);
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(node, error = %e, "ShareAcknowledge failed; the session starts over");
+                if !close {
+                    session.reset();
+                }
+                self.backoff_until.insert(node, now + NODE_BACKOFF);
+                let err = local(ErrorCode::NETWORK_EXCEPTION, &e.to_string());
+                for (tip, a) in &acks {
+                    self.report(*tip, a, Some(err.clone()));
+                }
+                return;
+            }
+            Ok(resp) => resp,
+        };
+        if resp.acquisition_lock_timeout_ms > 0 {
+            self.lock_timeout = Some(Duration::from_millis(
+                resp.acquisition_lock_timeout_ms as u64,
+            ));
+        }
+        let top = ErrorCode::from(resp.error_code);
+        let mut acks = acks;
+        if !top.is_ok() {
+            let session_error = !close && session.on_error_code(top);
+            if !session_error && !close {
+                session.on_ack_done();
+            }
+            self.backoff_until.insert(node, now + NODE_BACKOFF);
+            for (tip, a) in acks {
+                // Retriable top-level errors retry the whole set while the
+                // session lives and the deadline allows (never for close).
+                if top.is_retriable() && !session_error && !close && now < a.retry_until {
+                    self.push_acks(node, tip, a);
+                } else {
+                    let err = AckError {
+                        code: top,
+                        message: resp.error_message.clone(),
+                    };
+                    self.report(tip, &a, Some(err));
+                }
+            }
+            return;
+        }
+        if !close {
+            session.on_ack_done();
+        }
+        for topic in &resp.responses {
+            let name = self.topic_name(&topic.topic_id);
+            for p in &topic.partitions {
+                let tip = (topic.topic_id, p.partition_index);
+                let Some(a) = acks.remove(&tip) else { continue };
+                let code = ErrorCode::from(p.error_code);
+                if code.is_ok() {
+                    self.report(tip, &a, None);
+                    continue;
+                }
+                let lost_locks = matches!(code.code(), 6 | 74 | 3 | 100);
+                if lost_locks {
+                    let _ = self.on_partition_error(
+                        &name,
+                        tip,
+                        code,
+                        p.current_leader.leader_id,
+                        p.current_leader.leader_epoch,
+                        &[],
+                    );
+                }
+                if code.is_retriable() && !lost_locks && !close && now < a.retry_until {
+                    self.push_acks(node, tip, a);
+                    self.backoff_until.insert(node, now + NODE_BACKOFF);
+                } else {
+                    let err = AckError {
+                        code,
+                        message: p.error_message.clone(),
+                    };
+                    self.report(tip, &a, Some(err));
+                }
+            }
+        }
+        for (tip, a) in &acks {
+            self.report(
+                *tip,
+                a,
+                Some(local(
+                    ErrorCode::INVALID_RECORD_STATE,
+                    "partition missing from the ShareAcknowledge response",
+                )),
+            );
+        }
+    }
+
+    // ---- outcomes and commits --------------------------------------------
+
+    /// Reports one partition's ack result to the callback stream and to
+    /// every commit waiting on that partition. GAP-only sets are internal.
+    fn report(&mut self, tip: Tip, acks: &PartAcks, error: Option<AckError>) {
+        for c in &mut self.commits {
+            if c.parts.contains(&tip) {
+                let slot = c.results.entry(tip).or_insert(None);
+                if slot.is_none() {
+                    *slot = error.clone();
+                }
+            }
+        }
+        let offsets: Vec<i64> = acks
+            .offsets
+            .iter()
+            .filter(|(_, &t)| t != GAP)
+            .map(|(&o, _)| o)
+            .collect();
+        if offsets.is_empty() {
+            return;
+        }
+        if let Some(e) = &error {
+            tracing::debug!(topic = %acks.topic, partition = tip.1, error = %e, "acknowledgements failed");
+        }
+        let _ = self.outcomes.send(AckOutcome {
+            partition: TopicPartition {
+                topic: acks.topic.to_string(),
+                partition: tip.1,
+            },
+            offsets,
+            error,
+        });
+    }
+
+    fn check_commits(&mut self, now: Instant) {
+        let pending: BTreeSet<Tip> = self
+            .acks
+            .values()
+            .flat_map(|m| m.keys().copied())
+            .chain(self.acks_in_flight.values().flatten().copied())
+            .collect();
+        let commits = std::mem::take(&mut self.commits);
+        for c in commits {
+            let done = c.parts.iter().all(|t| !pending.contains(t));
+            if !done && now < c.deadline {
+                self.commits.push(c);
+                continue;
+            }
+            let mut out = CommitResult::new();
+            for tip in &c.parts {
+                let result = match c.results.get(tip) {
+                    Some(None) => Ok(()),
+                    Some(Some(e)) => Err(e.clone()),
+                    None if pending.contains(tip) => {
+                        Err(local(ErrorCode::REQUEST_TIMED_OUT, "commit timed out"))
+                    }
+                    None => Ok(()),
+                };
+                let name = self.topic_name(&tip.0);
+                out.insert(
+                    TopicPartition {
+                        topic: name.to_string(),
+                        partition: tip.1,
+                    },
+                    result,
+                );
+            }
+            let _ = c.reply.send(out);
+        }
+    }
+
+    // ---- close -----------------------------------------------------------
+
+    /// Advances a close; returns `true` when the task should end.
+    fn finish_close(&mut self, now: Instant) -> bool {
+        let Some(closing) = &mut self.closing else {
+            return false;
+        };
+        let busy = self.sessions.values().any(|s| s.in_flight || s.is_open());
+        if now >= closing.deadline {
+            tracing::warn!("share consumer close timed out");
+        } else if busy {
+            return false;
+        } else if !closing.leave_started {
+            closing.leave_started = true;
+            self.membership.leave();
+            return false;
+        } else if matches!(self.membership.state(), State::Leaving) {
+            return false;
+        }
+        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+            let _ = reply.send(());
+        }
+        true
+    }
+}
+
+fn local(code: ErrorCode, message: &str) -> AckError {
+    AckError {
+        code,
+        message: Some(message.to_owned()),
+    }
+}
