@@ -681,7 +681,7 @@ impl Task {
         let session = self.sessions.entry(node).or_default();
         session.in_flight = false;
         let resp = match result {
-            Err(Error::Cancelled) if version >= 0 && version < 2 => {
+            Err(Error::Cancelled) if (0..2).contains(&version) => {
                 // Never sent: record_limit needs ShareFetch v2.
                 self.pending_error = Some(ShareError::Unsupported {
                     what: "share.acquire.mode=record_limit",
@@ -871,7 +871,7 @@ impl Task {
         let session = self.sessions.entry(node).or_default();
         session.in_flight = false;
         let resp = match result {
-            Err(Error::Cancelled) if version >= 0 && version < 2 => {
+            Err(Error::Cancelled) if (0..2).contains(&version) => {
                 // Never sent: RENEW needs ShareAcknowledge v2. The other
                 // acks of the request are queued again without the renews.
                 self.pending_error = Some(ShareError::Unsupported {
