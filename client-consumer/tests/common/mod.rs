@@ -3,6 +3,8 @@
 //! consumers with test-sized timeouts.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
