@@ -67,15 +67,25 @@ pub async fn consumer(
     topics: &[&str],
     mode: AcknowledgementMode,
 ) -> ShareConsumer {
-    let cfg = ShareConsumerConfig::builder()
+    let cfg = config(bootstrap, group, topics, mode);
+    ShareConsumer::connect(cfg).await.expect("connect")
+}
+
+/// The config [`consumer`] uses, for tests that change a field.
+pub fn config(
+    bootstrap: &str,
+    group: &str,
+    topics: &[&str],
+    mode: AcknowledgementMode,
+) -> ShareConsumerConfig {
+    ShareConsumerConfig::builder()
         .bootstrap(bootstrap)
         .group_id(group)
         .topics(topics.iter().map(|t| t.to_string()).collect())
         .acknowledgement_mode(mode)
         .fetch_max_wait(Duration::from_millis(200))
         .client(client_config(bootstrap))
-        .build();
-    ShareConsumer::connect(cfg).await.expect("connect")
+        .build()
 }
 
 /// Produces `n` records (`prefix` + index) to `topic`/`partition`.
