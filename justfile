@@ -56,3 +56,8 @@ fuzz seconds="60":
 # Rewrite the fuzz seed corpus from random valid messages.
 fuzz-seeds:
     cd fuzz && cargo run -q --bin make_seeds
+
+# Share-consumer throughput: rkafka beside confluent_kafka.ShareConsumer on the mock,
+# 1 and 2 consumers, records produced while consumed (see benches/perf/SHARE.md).
+share-perf records="100000": peers
+    cd benches/perf && cargo run --release --bin share_perf -- {{records}}
