@@ -68,6 +68,8 @@ pub(crate) struct Membership {
     /// The heartbeat in flight is the leave (an older one may still be
     /// outstanding when leaving starts; its answer must not end the leave).
     leave_in_flight: bool,
+    /// An assignment was taken since the last (re)join.
+    joined_once: bool,
     /// Full target assignment: topic id → partitions.
     assignment: BTreeMap<Uuid, BTreeSet<i32>>,
 }
@@ -93,6 +95,7 @@ impl Membership {
             in_flight: false,
             stale_after_leave: false,
             leave_in_flight: false,
+            joined_once: false,
             assignment: BTreeMap::new(),
         }
     }
@@ -167,6 +170,7 @@ impl Membership {
     }
 
     fn join(&mut self) {
+        self.joined_once = false;
         self.state = State::Joining;
         self.epoch = 0;
         self.sent_subscription = None;
@@ -283,7 +287,13 @@ impl Membership {
                 .extend(t.partitions.iter().copied().filter(|p| *p >= 0));
         }
         full.retain(|_, ps| !ps.is_empty());
-        // Confirm the new assignment with the next heartbeat, at once.
+        // Brokers may repeat an unchanged assignment in every answer; only a
+        // change is reconciled and confirmed at once (else every answer
+        // would trigger another heartbeat).
+        if full == self.assignment && self.joined_once {
+            return Step::Continue;
+        }
+        self.joined_once = true;
         self.state = State::Acknowledging;
         self.next_at = None;
         if full == self.assignment {
@@ -435,6 +445,21 @@ mod tests {
         assert!(m
             .next_heartbeat(now + Duration::from_millis(1001))
             .is_some());
+    }
+
+    #[test]
+    fn a_repeated_assignment_does_not_trigger_another_heartbeat() {
+        let now = Instant::now();
+        let mut m = joined(now);
+        m.next_heartbeat(now).unwrap();
+        let same = ok(1, Some(vec![(7, vec![0, 1])]));
+        assert_eq!(m.on_response(&same, now), Step::Continue);
+        assert_eq!(m.state(), State::Stable);
+        assert!(m.next_heartbeat(now).is_none(), "waits for the interval");
+        let later = now + Duration::from_millis(1001);
+        m.next_heartbeat(later).unwrap();
+        assert_eq!(m.on_response(&same, later), Step::Continue);
+        assert!(m.next_heartbeat(later).is_none());
     }
 
     #[test]

@@ -266,11 +266,25 @@ async fn wait_members(mock: &MockCluster, group: &str, n: usize) {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 }
 
+/// With SHARE_PERF_TRACK set: requests per API key since the last call.
+fn report_requests(mock: &MockCluster) {
+    if std::env::var_os("SHARE_PERF_TRACK").is_none() {
+        return;
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for r in mock.requests().unwrap_or_default() {
+        *counts.entry(r.api_key).or_insert(0) += 1;
+    }
+    eprintln!("  requests by api key: {counts:?}");
+    let _ = mock.clear_requests();
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let mut cfg = MockConfig::brokers(1);
     cfg.share_earliest = true;
+    cfg.track_requests = std::env::var_os("SHARE_PERF_TRACK").is_some();
     let mock = MockCluster::start(cfg).expect("mock cluster (just peers)");
     mock.control("share_hb_ms 500").unwrap();
     println!("mock cluster: librdkafka {}", mock.librdkafka_version());
@@ -278,9 +292,11 @@ async fn main() {
     for consumers in [1, 2] {
         let r = run_rkafka(&mock, n, consumers, &format!("rk{consumers}")).await;
         eprintln!("rkafka x{consumers}: {:.2}s", r.seconds);
+        report_requests(&mock);
         runs.push(r);
         let r = run_confluent(&mock, n, consumers, &format!("ck{consumers}")).await;
         eprintln!("confluent_kafka x{consumers}: {:.2}s", r.seconds);
+        report_requests(&mock);
         runs.push(r);
     }
     println!("\n{n} records of {VALUE} B, {PARTITIONS} partitions, produced while consumed (backlog <= {BACKLOG})\n");

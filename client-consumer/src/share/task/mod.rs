@@ -216,7 +216,7 @@ impl Task {
             .copied()
             .filter(|&b| b > now)
             .min());
-        if self.in_group() {
+        if self.in_group() && self.poll.is_none() {
             at(Some(self.last_poll + self.cfg.max_poll_interval));
         }
         // Ack retries wait for a broker's backoff; re-check them soon.
@@ -427,6 +427,7 @@ impl Task {
             self.refresh_metadata();
         }
         self.serve_poll(now);
+        self.check_commits(now);
 
         // Sessions.
         let wanted = self.wanted();
