@@ -1,8 +1,8 @@
 //! The share consumer (KIP-932, with KIP-1206 acquire modes and KIP-1222
 //! renew).
 //!
-//! - [`membership`]: the ShareGroupHeartbeat state machine;
-//! - [`session`]: one broker's share-session epoch and partition set;
+//! - `membership`: the ShareGroupHeartbeat state machine;
+//! - `session`: one broker's share-session epoch and partition set;
 //! - [`acks`]: acknowledgement types and their batch encoding;
 //! - `fetch`: acquired records out of a ShareFetch answer;
 //! - `requests`: ShareFetch/ShareAcknowledge built from plans;

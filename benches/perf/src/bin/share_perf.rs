@@ -99,7 +99,7 @@ async fn run_rkafka(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -
     let topic = format!("perf-{tag}");
     let group = format!("g-{tag}");
     mock.control(&format!("topic {topic} {PARTITIONS} 1")).unwrap();
-    let seen: Mutex<HashSet<(i32, i64)>> = Mutex::default();
+    let seen: Arc<Mutex<HashSet<(i32, i64)>>> = Arc::default();
     let deliveries = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut handles = Vec::new();
@@ -113,17 +113,18 @@ async fn run_rkafka(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -
             .fetch_max_wait(Duration::from_millis(100))
             .build();
         let mut c = ShareConsumer::connect(cfg).await.expect("connect");
-        let (deliveries, stop) = (deliveries.clone(), stop.clone());
+        let (seen, deliveries, stop) = (seen.clone(), deliveries.clone(), stop.clone());
         handles.push(tokio::spawn(async move {
-            // Offsets are kept locally and merged after the clock stops.
-            let mut got: Vec<(i32, i64)> = Vec::with_capacity(n);
             while !stop.load(Ordering::Relaxed) {
                 let records = c.poll(Duration::from_millis(100)).await.expect("poll");
-                got.extend(records.iter().map(|r| (r.partition, r.offset)));
+                if records.is_empty() {
+                    continue;
+                }
                 deliveries.fetch_add(records.len(), Ordering::Relaxed);
+                // One lock per batch: the union decides when all arrived.
+                seen.lock().unwrap().extend(records.iter().map(|r| (r.partition, r.offset)));
             }
             c.close(Duration::from_secs(5)).await;
-            got
         }));
     }
     wait_members(mock, &group, consumers).await;
@@ -138,7 +139,7 @@ async fn run_rkafka(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -
         started.clone(),
     );
     let deadline = Instant::now() + Duration::from_secs(300);
-    while deliveries.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+    while seen.lock().unwrap().len() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let end = Instant::now();
@@ -146,9 +147,7 @@ async fn run_rkafka(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -
     stop.store(true, Ordering::Relaxed);
     let producer_cpu = producer.join().unwrap();
     for h in handles {
-        if let Ok(got) = h.await {
-            seen.lock().unwrap().extend(got);
-        }
+        let _ = h.await;
     }
     let t0 = started.lock().unwrap().expect("producer started");
     let distinct = seen.lock().unwrap().len();
@@ -171,16 +170,23 @@ c = ShareConsumer({"bootstrap.servers": bs, "group.id": group,
                    "log_level": 3})
 c.subscribe([topic])
 cpu0 = time.process_time()
-got = []
 while not os.path.exists(stop):
-    batch = [m for m in c.poll(0.1) if not m.error()]
+    batch = [(m.partition(), m.offset()) for m in c.poll(0.1) if not m.error()]
     if batch:
-        got.extend((m.partition(), m.offset()) for m in batch)
-        print(f"C {len(batch)}", flush=True)
+        # Contiguous runs as p:first-last, one line per batch.
+        batch.sort()
+        runs, (p0, a), b = [], batch[0], batch[0][1]
+        for p, o in batch[1:]:
+            if p == p0 and o == b + 1:
+                b = o
+            else:
+                runs.append(f"{p0}:{a}-{b}")
+                p0, a, b = p, o, o
+        runs.append(f"{p0}:{a}-{b}")
+        print(f"R {len(batch)} " + " ".join(runs), flush=True)
 cpu = time.process_time() - cpu0
 c.close()
 print(f"CPU {cpu}", flush=True)
-print("R " + " ".join(f"{p}:{o}" for p, o in got), flush=True)
 "#;
 
 async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -> Run {
@@ -205,14 +211,21 @@ async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str
         readers.push(std::thread::spawn(move || {
             let mut cpu = 0.0;
             for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(k) = line.strip_prefix("C ") {
-                    deliveries.fetch_add(k.trim().parse().unwrap_or(0), Ordering::Relaxed);
-                } else if let Some(rest) = line.strip_prefix("R ") {
-                    let batch = rest
-                        .split(' ')
-                        .filter_map(|x| x.split_once(':'))
-                        .filter_map(|(p, o)| Some((p.parse().ok()?, o.parse().ok()?)));
-                    seen.lock().unwrap().extend(batch);
+                if let Some(rest) = line.strip_prefix("R ") {
+                    let mut fields = rest.split(' ');
+                    let k: usize = fields.next().and_then(|k| k.parse().ok()).unwrap_or(0);
+                    let mut s = seen.lock().unwrap();
+                    for run in fields {
+                        let Some((p, range)) = run.split_once(':') else { continue };
+                        let Some((a, b)) = range.split_once('-') else { continue };
+                        let (Ok(p), Ok(a), Ok(b)) = (p.parse::<i32>(), a.parse::<i64>(), b.parse::<i64>())
+                        else {
+                            continue;
+                        };
+                        s.extend((a..=b).map(|o| (p, o)));
+                    }
+                    drop(s);
+                    deliveries.fetch_add(k, Ordering::Relaxed);
                 } else if let Some(c) = line.strip_prefix("CPU ") {
                     cpu = c.trim().parse().unwrap_or(0.0);
                 }
@@ -232,7 +245,7 @@ async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str
         started.clone(),
     );
     let deadline = Instant::now() + Duration::from_secs(300);
-    while deliveries.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+    while seen.lock().unwrap().len() < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let end = Instant::now();

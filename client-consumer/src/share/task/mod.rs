@@ -114,6 +114,9 @@ struct Closing {
     leave_started: bool,
 }
 
+/// The least time between two metadata refreshes the task asks for.
+const METADATA_MIN_INTERVAL: Duration = Duration::from_millis(250);
+
 /// Backoff after a failed request to a broker.
 const NODE_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -134,6 +137,10 @@ pub(crate) struct Task {
     outcomes: mpsc::UnboundedSender<AckOutcome>,
     jobs: JoinSet<Done>,
     metadata_in_flight: bool,
+    /// No refresh before this (unresolvable ids must not cause a storm).
+    metadata_not_before: Instant,
+    /// The subscribed topics (metadata is refreshed for them).
+    topics: Vec<String>,
     last_poll: Instant,
     lock_timeout: Option<Duration>,
     /// Surfaced (once) by the next poll.
@@ -148,6 +155,7 @@ impl Task {
     ) -> Self {
         let mut membership = Membership::new(cfg.group_id.clone(), cfg.rack.clone());
         let topics: BTreeSet<String> = cfg.topics.iter().cloned().collect();
+        let topics_vec: Vec<String> = topics.iter().cloned().collect();
         if !topics.is_empty() {
             membership.subscribe(topics);
         }
@@ -166,6 +174,8 @@ impl Task {
             outcomes,
             jobs: JoinSet::new(),
             metadata_in_flight: false,
+            metadata_not_before: Instant::now(),
+            topics: topics_vec,
             last_poll: Instant::now(),
             lock_timeout: None,
             pending_error: None,
@@ -279,7 +289,9 @@ impl Task {
                 }
             }
             Command::Subscribe(topics) => {
+                self.topics = topics.iter().cloned().collect();
                 self.membership.subscribe(topics);
+                self.metadata_not_before = now;
                 self.refresh_metadata();
             }
             Command::Close {
@@ -369,27 +381,30 @@ impl Task {
 
     // ---- driving ---------------------------------------------------------
 
-    /// Partitions to fetch, per leader.
-    fn wanted(&self) -> BTreeMap<i32, BTreeSet<Tip>> {
+    /// Partitions to fetch, per leader, and whether some assigned partition
+    /// could not be placed (unknown topic id or no leader: refresh metadata).
+    fn wanted(&self) -> (BTreeMap<i32, BTreeSet<Tip>>, bool) {
         let md = self.client.metadata();
         let mut out: BTreeMap<i32, BTreeSet<Tip>> = BTreeMap::new();
+        let mut missing = false;
         if self.closing.is_some() {
-            return out;
+            return (out, false);
         }
         for (id, parts) in self.membership.assignment() {
-            let Some(name) = md.topic_names.get(id) else {
-                continue;
-            };
-            let Some(topic) = md.topics.get(name) else {
-                continue;
-            };
+            let topic = md.topic_names.get(id).and_then(|name| md.topics.get(name));
             for p in parts {
-                if let Some(leader) = topic.partitions.get(p).and_then(|pm| pm.leader) {
-                    out.entry(leader).or_default().insert((*id, *p));
+                match topic
+                    .and_then(|t| t.partitions.get(p))
+                    .and_then(|pm| pm.leader)
+                {
+                    Some(leader) => {
+                        out.entry(leader).or_default().insert((*id, *p));
+                    }
+                    None => missing = true,
                 }
             }
         }
-        out
+        (out, missing)
     }
 
     fn topic_name(&self, id: &Uuid) -> Arc<str> {
@@ -418,19 +433,14 @@ impl Task {
                 Done::Heartbeat(client.send_once(target, |_| Ok(req.clone())).await)
             });
         }
-        let unresolved = self
-            .membership
-            .assignment()
-            .keys()
-            .any(|id| !self.client.metadata().topic_names.contains_key(id));
-        if unresolved {
-            self.refresh_metadata();
-        }
         self.serve_poll(now);
         self.check_commits(now);
 
         // Sessions.
-        let wanted = self.wanted();
+        let (wanted, missing) = self.wanted();
+        if missing {
+            self.refresh_metadata();
+        }
         let want_data = self.poll.is_some() && self.buffer.is_empty();
         let nodes: BTreeSet<i32> = wanted
             .keys()
@@ -612,12 +622,14 @@ impl Task {
     }
 
     fn refresh_metadata(&mut self) {
-        if self.metadata_in_flight {
+        let now = Instant::now();
+        if self.metadata_in_flight || now < self.metadata_not_before {
             return;
         }
         self.metadata_in_flight = true;
+        self.metadata_not_before = now + METADATA_MIN_INTERVAL;
         let client = self.client.clone();
-        let topics: Vec<String> = self.cfg.topics.clone();
+        let topics: Vec<String> = self.topics.clone();
         self.jobs.spawn(async move {
             if let Err(e) = client.refresh_metadata(&topics).await {
                 tracing::debug!(error = %e, "share consumer metadata refresh failed");
