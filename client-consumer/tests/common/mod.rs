@@ -269,3 +269,30 @@ pub async fn settle(
         }
     }
 }
+
+/// Produces the given values to `topic`/`partition` in one batch.
+pub async fn produce_values(client: &Client, topic: &str, partition: i32, values: &[&str]) {
+    let mut b = RecordBatchBuilder::new();
+    for v in values {
+        b.push(&NewRecord {
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(v.as_bytes()),
+            headers: &[],
+        })
+        .unwrap();
+    }
+    let req = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic.into())
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(b.finish().unwrap()))])]);
+    let resp = client
+        .send_checked(Target::leader(topic, partition), req, produce_error)
+        .await
+        .expect("produce");
+    assert_eq!(produce_error(&resp), ErrorCode::NONE, "{resp:?}");
+}
