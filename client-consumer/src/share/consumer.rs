@@ -261,7 +261,10 @@ impl ShareConsumer {
             acks,
             wait: Some((timeout, reply)),
         })?;
-        let result = rx.await.map_err(|_| ShareError::Closed)?;
+        let (result, lock_timeout) = rx.await.map_err(|_| ShareError::Closed)?;
+        if lock_timeout.is_some() {
+            self.lock_timeout = lock_timeout;
+        }
         self.run_callback();
         Ok(result)
     }

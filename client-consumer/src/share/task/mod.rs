@@ -46,6 +46,10 @@ pub(crate) struct Ack {
 /// Per-partition commit results.
 pub(crate) type CommitResult = BTreeMap<TopicPartition, Result<(), AckError>>;
 
+/// A commit's answer: the results and the latest lock timeout seen (a v2
+/// ShareAcknowledge answer refreshes it).
+pub(crate) type CommitReply = (CommitResult, Option<Duration>);
+
 /// What a poll gets back.
 #[derive(Debug)]
 pub(crate) struct PollReply {
@@ -65,7 +69,7 @@ pub(crate) enum Command {
     Commit {
         acks: Vec<Ack>,
         /// `Some` for `commit_sync`: wait this long for the outcomes.
-        wait: Option<(Duration, oneshot::Sender<CommitResult>)>,
+        wait: Option<(Duration, oneshot::Sender<CommitReply>)>,
     },
     Subscribe(BTreeSet<String>),
     Close {
@@ -105,7 +109,7 @@ struct WaitingCommit {
     parts: BTreeSet<Tip>,
     results: BTreeMap<Tip, Option<AckError>>,
     deadline: Instant,
-    reply: oneshot::Sender<CommitResult>,
+    reply: oneshot::Sender<CommitReply>,
 }
 
 struct Closing {
@@ -706,7 +710,7 @@ impl Task {
                     result,
                 );
             }
-            let _ = c.reply.send(out);
+            let _ = c.reply.send((out, self.lock_timeout));
         }
     }
 

@@ -1,0 +1,260 @@
+//! A one-broker Kafka responder written in the test that speaks the share
+//! APIs at v2 (no local peer does: the mock has v1 only), for RENEW,
+//! record_limit and the v2 `AcquisitionLockTimeoutMs` with crafted answers.
+//!
+//! It answers ApiVersions, Metadata (topic `t`, one partition, led by
+//! itself), FindCoordinator (itself), ShareGroupHeartbeat (epoch 1, the
+//! partition assigned), ShareFetch (the first fetch acquires offsets 0..N,
+//! later ones wait and return nothing) and ShareAcknowledge (accepts all,
+//! lock timeout [`ACK_LOCK_MS`]); every ShareFetch/ShareAcknowledge it
+//! decodes is kept for the test to inspect.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rkafka_protocol::messages::api_versions_response::ApiVersion;
+use rkafka_protocol::messages::find_coordinator_response::Coordinator;
+use rkafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use rkafka_protocol::messages::share_acknowledge_response::{
+    PartitionData as AckPartition, ShareAcknowledgeTopicResponse,
+};
+use rkafka_protocol::messages::share_fetch_response::{
+    AcquiredRecords, PartitionData, ShareFetchableTopicResponse,
+};
+use rkafka_protocol::messages::share_group_heartbeat_response::{Assignment, TopicPartitions};
+use rkafka_protocol::messages::{
+    ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest, FindCoordinatorResponse,
+    MetadataRequest, MetadataResponse, RequestHeader, ShareAcknowledgeRequest,
+    ShareAcknowledgeResponse, ShareFetchRequest, ShareFetchResponse, ShareGroupHeartbeatRequest,
+    ShareGroupHeartbeatResponse,
+};
+use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
+use rkafka_protocol::{Message, Request};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use uuid::Uuid;
+
+/// The topic's id.
+pub const TOPIC_ID: Uuid = Uuid::from_u128(0x5eed);
+/// The lock timeout ShareFetch answers carry.
+pub const FETCH_LOCK_MS: i32 = 15_000;
+/// The lock timeout ShareAcknowledge v2 answers carry.
+pub const ACK_LOCK_MS: i32 = 7_000;
+
+/// What the broker saw.
+#[derive(Default)]
+pub struct Seen {
+    /// (version, request) of each ShareFetch.
+    pub fetches: Vec<(i16, ShareFetchRequest)>,
+    /// (version, request) of each ShareAcknowledge.
+    pub acks: Vec<(i16, ShareAcknowledgeRequest)>,
+}
+
+/// Starts the broker; `records` records are acquirable on the first fetch.
+pub async fn start(records: i64) -> (String, Arc<Mutex<Seen>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let s2 = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(serve(s, port, records, s2.clone()));
+        }
+    });
+    (format!("127.0.0.1:{port}"), seen)
+}
+
+fn encode<M: Message>(m: &M, v: i16) -> BytesMut {
+    let mut b = BytesMut::new();
+    m.encode(&mut b, v).unwrap();
+    b
+}
+
+async fn reply(s: &mut TcpStream, corr: i32, flexible_header: bool, body: &[u8]) {
+    let mut out = Vec::new();
+    let len = 4 + usize::from(flexible_header) + body.len();
+    out.extend_from_slice(&(len as i32).to_be_bytes());
+    out.extend_from_slice(&corr.to_be_bytes());
+    if flexible_header {
+        out.push(0);
+    }
+    out.extend_from_slice(body);
+    let _ = s.write_all(&out).await;
+}
+
+fn header<R: Request>(buf: &mut Bytes, v: i16) -> RequestHeader {
+    RequestHeader::decode(buf, R::request_header_version(v)).unwrap()
+}
+
+fn batch(n: i64) -> Bytes {
+    let mut b = RecordBatchBuilder::new();
+    for i in 0..n {
+        let v = format!("r{i}");
+        b.push(&NewRecord {
+            timestamp: 1_700_000_000_000,
+            key: None,
+            value: Some(v.as_bytes()),
+            headers: &[],
+        })
+        .unwrap();
+    }
+    b.finish().unwrap()
+}
+
+async fn serve(mut s: TcpStream, port: u16, records: i64, seen: Arc<Mutex<Seen>>) {
+    loop {
+        let Ok(size) = s.read_i32().await else { return };
+        let mut v = vec![0; size.max(0) as usize];
+        if s.read_exact(&mut v).await.is_err() {
+            return;
+        }
+        let mut buf = Bytes::from(v);
+        let key = i16::from_be_bytes([buf[0], buf[1]]);
+        let ver = i16::from_be_bytes([buf[2], buf[3]]);
+        match key {
+            18 => {
+                let h = header::<ApiVersionsRequest>(&mut buf, ver);
+                let list = [
+                    (18, 0, 3),
+                    (3, 1, 12),
+                    (10, 0, 6),
+                    (76, 1, 1),
+                    (78, 1, 2),
+                    (79, 1, 2),
+                ]
+                .iter()
+                .map(|&(k, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(k)
+                        .with_min_version(min)
+                        .with_max_version(max)
+                })
+                .collect();
+                let (resp, v) = if ver > 3 {
+                    (
+                        ApiVersionsResponse::default()
+                            .with_error_code(35)
+                            .with_api_keys(list),
+                        0,
+                    )
+                } else {
+                    (ApiVersionsResponse::default().with_api_keys(list), ver)
+                };
+                reply(&mut s, h.correlation_id, false, &encode(&resp, v)).await;
+            }
+            3 => {
+                let h = header::<MetadataRequest>(&mut buf, ver);
+                let resp = MetadataResponse::default()
+                    .with_controller_id(0)
+                    .with_brokers(vec![MetadataResponseBroker::default()
+                        .with_node_id(0)
+                        .with_host("127.0.0.1".into())
+                        .with_port(i32::from(port))])
+                    .with_topics(vec![MetadataResponseTopic::default()
+                        .with_name(Some("t".into()))
+                        .with_topic_id(TOPIC_ID)
+                        .with_partitions(vec![MetadataResponsePartition::default()
+                            .with_partition_index(0)
+                            .with_leader_id(0)
+                            .with_replica_nodes(vec![0])
+                            .with_isr_nodes(vec![0])])]);
+                reply(&mut s, h.correlation_id, ver >= 9, &encode(&resp, ver)).await;
+            }
+            10 => {
+                let h = header::<FindCoordinatorRequest>(&mut buf, ver);
+                let req = FindCoordinatorRequest::decode(&mut buf, ver).unwrap();
+                // v4+ answers per key; older versions with the top-level fields.
+                let resp = if ver >= 4 {
+                    FindCoordinatorResponse::default()
+                } else {
+                    FindCoordinatorResponse::default()
+                        .with_node_id(0)
+                        .with_host("127.0.0.1".into())
+                        .with_port(i32::from(port))
+                };
+                let resp = resp.with_coordinators(
+                    req.coordinator_keys
+                        .iter()
+                        .map(|k| {
+                            Coordinator::default()
+                                .with_key(k.clone())
+                                .with_node_id(0)
+                                .with_host("127.0.0.1".into())
+                                .with_port(i32::from(port))
+                        })
+                        .collect(),
+                );
+                reply(&mut s, h.correlation_id, ver >= 3, &encode(&resp, ver)).await;
+            }
+            76 => {
+                let h = header::<ShareGroupHeartbeatRequest>(&mut buf, ver);
+                let req = ShareGroupHeartbeatRequest::decode(&mut buf, ver).unwrap();
+                let resp = ShareGroupHeartbeatResponse::default()
+                    .with_member_id(Some(req.member_id.clone()))
+                    .with_member_epoch(if req.member_epoch < 0 { -1 } else { 1 })
+                    .with_heartbeat_interval_ms(1000)
+                    .with_assignment(Some(Assignment::default().with_topic_partitions(vec![
+                        TopicPartitions::default().with_topic_id(TOPIC_ID).with_partitions(vec![0]),
+                    ])));
+                reply(&mut s, h.correlation_id, true, &encode(&resp, ver)).await;
+            }
+            78 => {
+                let h = header::<ShareFetchRequest>(&mut buf, ver);
+                let req = ShareFetchRequest::decode(&mut buf, ver).unwrap();
+                let first = {
+                    let mut seen = seen.lock().unwrap();
+                    seen.fetches.push((ver, req.clone()));
+                    seen.fetches.len() == 1
+                };
+                let mut part = PartitionData::default().with_partition_index(0);
+                if first {
+                    part = part
+                        .with_records(Some(batch(records)))
+                        .with_acquired_records(vec![AcquiredRecords::default()
+                            .with_first_offset(0)
+                            .with_last_offset(records - 1)
+                            .with_delivery_count(1)]);
+                } else if req.max_wait_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(req.max_wait_ms.min(200) as u64))
+                        .await;
+                }
+                let resp = ShareFetchResponse::default()
+                    .with_acquisition_lock_timeout_ms(FETCH_LOCK_MS)
+                    .with_responses(vec![ShareFetchableTopicResponse::default()
+                        .with_topic_id(TOPIC_ID)
+                        .with_partitions(vec![part])]);
+                reply(&mut s, h.correlation_id, true, &encode(&resp, ver)).await;
+            }
+            79 => {
+                let h = header::<ShareAcknowledgeRequest>(&mut buf, ver);
+                let req = ShareAcknowledgeRequest::decode(&mut buf, ver).unwrap();
+                let topics = req
+                    .topics
+                    .iter()
+                    .map(|t| {
+                        ShareAcknowledgeTopicResponse::default()
+                            .with_topic_id(t.topic_id)
+                            .with_partitions(
+                                t.partitions
+                                    .iter()
+                                    .map(|p| {
+                                        AckPartition::default()
+                                            .with_partition_index(p.partition_index)
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                seen.lock().unwrap().acks.push((ver, req));
+                let resp = ShareAcknowledgeResponse::default()
+                    .with_acquisition_lock_timeout_ms(ACK_LOCK_MS)
+                    .with_responses(topics);
+                reply(&mut s, h.correlation_id, true, &encode(&resp, ver)).await;
+            }
+            _ => return,
+        }
+    }
+}

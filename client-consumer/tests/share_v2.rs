@@ -1,0 +1,126 @@
+//! RENEW (KIP-1222), record_limit (KIP-1206) and the v2 lock-timeout field
+//! against crafted v2 answers (common/fake.rs): no local peer serves v2.
+
+mod common;
+
+use std::time::Duration;
+
+use common::fake::{self, ACK_LOCK_MS, FETCH_LOCK_MS};
+use common::*;
+use rkafka_client_consumer::{AcknowledgeType, AcknowledgementMode, AcquireMode, ShareConsumer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_record_limit_and_lock_timeout_on_a_v2_broker() {
+    let (bootstrap, seen) = fake::start(4).await;
+    let mut cfg = config(&bootstrap, "gv2", &["t"], AcknowledgementMode::Explicit);
+    cfg.acquire_mode = AcquireMode::RecordLimit;
+    cfg.max_poll_records = 2;
+    let mut c = ShareConsumer::connect(cfg).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = c.poll(Duration::from_millis(200)).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+    }
+    // Four acquired, max.poll.records 2: two now, two buffered.
+    assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(
+        c.acquisition_lock_timeout(),
+        Some(Duration::from_millis(FETCH_LOCK_MS as u64))
+    );
+    {
+        let seen = seen.lock().unwrap();
+        let (v, f) = &seen.fetches[0];
+        assert_eq!(*v, 2);
+        assert_eq!(
+            (f.share_acquire_mode, f.max_records, f.batch_size),
+            (1, 2, 2)
+        );
+        assert_eq!(f.share_session_epoch, 0);
+        assert!(!f.is_renew_ack);
+    }
+    for r in &got {
+        c.acknowledge(r, AcknowledgeType::Renew).unwrap();
+    }
+    let res = c.commit_sync(Duration::from_secs(5)).await.unwrap();
+    assert!(res.values().all(|r| r.is_ok()), "{res:?}");
+    assert_eq!(
+        c.acquisition_lock_timeout(),
+        Some(Duration::from_millis(ACK_LOCK_MS as u64))
+    );
+    {
+        let seen = seen.lock().unwrap();
+        let (v, a) = seen.acks.last().expect("a ShareAcknowledge");
+        assert_eq!(*v, 2);
+        assert!(a.is_renew_ack);
+        assert_eq!(a.share_session_epoch, 1);
+        let b = &a.topics[0].partitions[0].acknowledgement_batches[0];
+        assert_eq!(
+            (b.first_offset, b.last_offset, b.acknowledge_types.clone()),
+            (0, 1, vec![4])
+        );
+    }
+    // Renewed records still need their final answer; then the buffered two.
+    for r in &got {
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+    }
+    let next = c.poll(Duration::from_millis(500)).await.unwrap();
+    assert_eq!(
+        next.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    for r in &next {
+        c.acknowledge(r, AcknowledgeType::Reject).unwrap();
+    }
+    c.commit_sync(Duration::from_secs(5)).await.unwrap();
+    {
+        let seen = seen.lock().unwrap();
+        let mut types = std::collections::BTreeMap::new();
+        for (_, a) in &seen.acks {
+            for b in &a.topics[0].partitions[0].acknowledgement_batches {
+                for o in b.first_offset..=b.last_offset {
+                    let i = (o - b.first_offset) as usize;
+                    let t = b
+                        .acknowledge_types
+                        .get(i)
+                        .or(b.acknowledge_types.first())
+                        .copied();
+                    types.insert(o, t.unwrap());
+                }
+            }
+        }
+        for (_, f) in &seen.fetches {
+            for t in &f.topics {
+                for p in &t.partitions {
+                    for b in &p.acknowledgement_batches {
+                        for o in b.first_offset..=b.last_offset {
+                            types.insert(o, b.acknowledge_types[0]);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            types.into_iter().collect::<Vec<_>>(),
+            vec![(0, 1), (1, 1), (2, 3), (3, 3)]
+        );
+        // Epochs: one counter shared by fetches and acks, no repeats.
+        let mut epochs: Vec<i32> = seen
+            .fetches
+            .iter()
+            .map(|(_, f)| f.share_session_epoch)
+            .collect();
+        epochs.extend(seen.acks.iter().map(|(_, a)| a.share_session_epoch));
+        epochs.sort();
+        let n = epochs.len();
+        epochs.dedup();
+        assert_eq!(epochs.len(), n, "each epoch used once: {epochs:?}");
+    }
+    c.close(Duration::from_secs(5)).await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.acks.last().map(|(_, a)| a.share_session_epoch),
+        Some(-1)
+    );
+}
