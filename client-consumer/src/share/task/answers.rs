@@ -72,6 +72,7 @@ impl Task {
         now: Instant,
     ) {
         self.acks_in_flight.remove(&node);
+        self.fetching.remove(&node);
         let session = self.sessions.entry(node).or_default();
         session.in_flight = false;
         let resp = match result {

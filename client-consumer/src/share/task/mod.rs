@@ -25,7 +25,7 @@ use uuid::Uuid;
 mod answers;
 
 use super::acks::GAP;
-use super::config::ShareConsumerConfig;
+use super::config::{AcquireMode, ShareConsumerConfig};
 use super::error::ShareError;
 use super::membership::{Membership, State};
 use super::record::{AckError, AckOutcome, ShareRecord, TopicPartition};
@@ -141,6 +141,11 @@ pub(crate) struct Task {
     outcomes: mpsc::UnboundedSender<AckOutcome>,
     jobs: JoinSet<Done>,
     metadata_in_flight: bool,
+    /// Brokers with a fetch that acquires records in flight.
+    fetching: BTreeSet<i32>,
+    /// record_limit mode: the broker that got the last acquiring fetch
+    /// (the next one starts after it, so every broker gets its turn).
+    last_fetched: i32,
     /// No refresh before this (unresolvable ids must not cause a storm).
     metadata_not_before: Instant,
     /// The subscribed topics (metadata is refreshed for them).
@@ -178,6 +183,8 @@ impl Task {
             outcomes,
             jobs: JoinSet::new(),
             metadata_in_flight: false,
+            fetching: BTreeSet::new(),
+            last_fetched: -1,
             metadata_not_before: Instant::now(),
             topics: topics_vec,
             last_poll: Instant::now(),
@@ -453,6 +460,18 @@ impl Task {
             .copied()
             .collect();
         let md = self.client.metadata();
+        // record_limit: the next broker after the last one that acquired.
+        let ready = |n: &i32| {
+            !wanted[n].is_empty()
+                && !self.sessions.get(n).is_some_and(|s| s.in_flight)
+                && self.backoff_until.get(n).is_none_or(|&b| now >= b)
+        };
+        let turn = wanted
+            .keys()
+            .filter(|n| **n > self.last_fetched && ready(n))
+            .chain(wanted.keys().filter(|n| ready(n)))
+            .next()
+            .copied();
         for node in nodes {
             if self.backoff_until.get(&node).is_some_and(|&b| now < b) {
                 continue;
@@ -522,7 +541,15 @@ impl Task {
                 .acks
                 .get(&node)
                 .is_some_and(|a| a.values().any(PartAcks::has_renew));
-            let fetch = want_data && !want.is_empty();
+            // record_limit makes MaxRecords strict per request; like the
+            // Java client, only one broker at a time acquires, in turn.
+            let my_turn = match self.cfg.acquire_mode {
+                AcquireMode::BatchOptimized => true,
+                AcquireMode::RecordLimit => {
+                    self.fetching.is_empty() && turn.is_none_or(|t| t == node)
+                }
+            };
+            let fetch = want_data && !want.is_empty() && my_turn;
             if has_acks && (renew || !fetch) {
                 self.send_ack(node, false);
             } else if fetch || session.needs_update(want) {
@@ -545,6 +572,10 @@ impl Task {
     }
 
     fn send_fetch(&mut self, node: i32, want: BTreeSet<Tip>, fetch: bool) {
+        if fetch {
+            self.fetching.insert(node);
+            self.last_fetched = node;
+        }
         let session = self.sessions.entry(node).or_default();
         let acks = if session.is_open() {
             self.acks.remove(&node).unwrap_or_default()
