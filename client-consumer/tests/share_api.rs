@@ -189,3 +189,47 @@ async fn max_poll_interval_leaves_and_the_next_poll_rejoins() {
     );
     c.close(Duration::from_secs(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_joins_and_unsubscribe_leaves() {
+    rkafka_tests::skip_if_external!("reads the wire through a proxy");
+    let m = mock(1, &[("t", 1)]);
+    let (bootstrap, log) = proxy::start(&m).await;
+    let p = producer(&bootstrap).await;
+    produce(&p, "t", 0, 5, "m").await;
+    let mut c = consumer(&bootstrap, "gs", &[], EXPLICIT).await;
+    let hb = |log: &proxy::Log| -> Vec<i32> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.1 == 76)
+            .map(|r| r.2)
+            .collect()
+    };
+    assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    assert!(hb(&log).is_empty(), "no subscription, no heartbeat");
+    c.subscribe(&["t"]).unwrap();
+    let seen = drain(
+        &mut c,
+        Duration::from_secs(10),
+        Some(AcknowledgeType::Accept),
+        |s| s.len() >= 5,
+    )
+    .await;
+    assert_eq!(seen.len(), 5);
+    assert_eq!(hb(&log).first(), Some(&0), "joined at epoch 0");
+    c.commit_sync(Duration::from_secs(5)).await.unwrap();
+    c.unsubscribe().unwrap();
+    for _ in 0..10 {
+        c.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    assert_eq!(hb(&log).last(), Some(&-1), "left: {:?}", hb(&log));
+    // Not in the group any more: close has only the sessions to end.
+    let t0 = std::time::Instant::now();
+    c.close(Duration::from_secs(5)).await;
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "close took {:?}",
+        t0.elapsed()
+    );
+}

@@ -146,6 +146,8 @@ pub(crate) struct Task {
     /// record_limit mode: the broker that got the last acquiring fetch
     /// (the next one starts after it, so every broker gets its turn).
     last_fetched: i32,
+    /// A refresh was put off by `metadata_not_before`.
+    metadata_wanted: bool,
     /// No refresh before this (unresolvable ids must not cause a storm).
     metadata_not_before: Instant,
     /// The subscribed topics (metadata is refreshed for them).
@@ -185,6 +187,7 @@ impl Task {
             metadata_in_flight: false,
             fetching: BTreeSet::new(),
             last_fetched: -1,
+            metadata_wanted: false,
             metadata_not_before: Instant::now(),
             topics: topics_vec,
             last_poll: Instant::now(),
@@ -239,6 +242,10 @@ impl Task {
             .min());
         if self.in_group() && self.poll.is_none() {
             at(Some(self.last_poll + self.cfg.max_poll_interval));
+        }
+        // Only ahead of now: a stale flag must not make the loop spin.
+        if self.metadata_wanted && !self.metadata_in_flight && self.metadata_not_before > now {
+            at(Some(self.metadata_not_before));
         }
         // Ack retries wait for a broker's backoff; re-check them soon.
         if !self.acks.is_empty() {
@@ -658,9 +665,15 @@ impl Task {
 
     fn refresh_metadata(&mut self) {
         let now = Instant::now();
-        if self.metadata_in_flight || now < self.metadata_not_before {
+        if self.metadata_in_flight {
             return;
         }
+        if now < self.metadata_not_before {
+            // Asked again too soon: the timer brings the loop back for it.
+            self.metadata_wanted = true;
+            return;
+        }
+        self.metadata_wanted = false;
         self.metadata_in_flight = true;
         self.metadata_not_before = now + METADATA_MIN_INTERVAL;
         let client = self.client.clone();
@@ -757,12 +770,16 @@ impl Task {
             tracing::warn!("share consumer close timed out");
         } else if busy {
             return false;
-        } else if !closing.leave_started {
-            closing.leave_started = true;
-            self.membership.leave();
-            return false;
-        } else if matches!(self.membership.state(), State::Leaving) {
-            return false;
+        } else {
+            if !closing.leave_started {
+                closing.leave_started = true;
+                self.membership.leave();
+            }
+            // Not in the group (never joined, or unsubscribed): nothing to
+            // wait for. Leaving: the loop sends the heartbeat at once.
+            if matches!(self.membership.state(), State::Leaving) {
+                return false;
+            }
         }
         if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
             let _ = reply.send(());
