@@ -56,7 +56,10 @@ fn normalise(acquired: &[AcquiredRecords]) -> Vec<(i64, i64, i16)> {
     for (mut first, last, count) in ranges {
         if let Some(prev) = out.last() {
             // Overlaps are a broker bug: the first range wins.
-            first = first.max(prev.1.saturating_add(1));
+            match prev.1.checked_add(1) {
+                Some(next) => first = first.max(next),
+                None => continue, // the previous range reaches i64::MAX
+            }
         }
         if first > last || budget == 0 {
             continue;
@@ -155,15 +158,14 @@ pub(crate) fn extract(
     handled.dedup();
     let mut h = 0;
     for &(first, last, _) in &ranges {
-        let mut o = first;
-        while o <= last {
+        // An inclusive range: no overflow when `last` is i64::MAX.
+        for o in first..=last {
             while h < handled.len() && handled[h] < o {
                 h += 1;
             }
             if handled.get(h) != Some(&o) {
                 out.gaps.push(o);
             }
-            o += 1;
         }
     }
     out
@@ -250,6 +252,16 @@ mod tests {
     fn huge_ranges_are_bounded() {
         let got = extract(&origin(), None, &[acq(0, i64::MAX, 1)]);
         assert_eq!(got.gaps.len() as u64, MAX_ACQUIRED);
+    }
+
+    #[test]
+    fn ranges_ending_at_the_largest_offset_do_not_overflow() {
+        let got = extract(
+            &origin(),
+            None,
+            &[acq(i64::MAX - 2, i64::MAX, 1), acq(i64::MAX, i64::MAX, 1)],
+        );
+        assert_eq!(got.gaps, vec![i64::MAX - 2, i64::MAX - 1, i64::MAX]);
     }
 
     #[test]
