@@ -174,6 +174,8 @@ impl Task {
                 let mut auto: BTreeMap<i64, i8> = got.gaps.iter().map(|&o| (o, GAP)).collect();
                 // A corrupt batch's acquired offsets are rejected (Java's rule).
                 auto.extend(got.corrupt.iter().map(|&o| (o, 3)));
+                // Offsets past a cut-off payload go back for another try.
+                auto.extend(got.unknown.iter().map(|&o| (o, 2)));
                 if !auto.is_empty() {
                     self.push_acks(
                         node,
