@@ -125,6 +125,7 @@ async fn recovers_from_session_and_membership_faults() {
         |s| s.len() >= 100,
     )
     .await;
+    control(&m, "track_clear").await;
     control(
         &m,
         "errors 78 SHARE_SESSION_NOT_FOUND INVALID_SHARE_SESSION_EPOCH",
@@ -154,6 +155,14 @@ async fn recovers_from_session_and_membership_faults() {
     assert!(
         hb.windows(2).any(|w| w[0] > 0 && w[1] == 0),
         "rejoined at epoch 0 after the fence: {hb:?}"
+    );
+    // NOT_COORDINATOR made the client look the coordinator up again.
+    let tracked = control(&m, "requests").await;
+    assert!(
+        tracked
+            .split_whitespace()
+            .any(|r| r.split(':').nth(1) == Some("10")),
+        "a FindCoordinator after NOT_COORDINATOR: {tracked}"
     );
     c.close(Duration::from_secs(5)).await;
 }
