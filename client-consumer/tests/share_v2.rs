@@ -1,5 +1,7 @@
 //! RENEW (KIP-1222), record_limit (KIP-1206) and the v2 lock-timeout field
 //! against crafted v2 answers (common/fake.rs): no local peer serves v2.
+//! Also a KIP-951 leader hint (CurrentLeader + NodeEndpoints) followed
+//! without a metadata round trip, which the mock does not send.
 
 mod common;
 
@@ -123,4 +125,37 @@ async fn renew_record_limit_and_lock_timeout_on_a_v2_broker() {
         seen.acks.last().map(|(_, a)| a.share_session_epoch),
         Some(-1)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_hint_moves_fetching_without_a_metadata_round_trip() {
+    let (bootstrap, seen) = fake::start_moved(3).await;
+    let mut c = consumer(&bootstrap, "gh", &["t"], AcknowledgementMode::Explicit).await;
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = c.poll(Duration::from_millis(200)).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 3);
+    assert!(
+        got.iter().all(|r| r.broker() == 1),
+        "served by the hinted leader"
+    );
+    for r in &got {
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+    }
+    let res = c.commit_sync(Duration::from_secs(5)).await.unwrap();
+    assert!(res.values().all(|r| r.is_ok()), "{res:?}");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.served_by, vec![1]);
+        assert!(seen.metadata_at_hint.is_some());
+        assert_eq!(
+            seen.metadata_at_hint, seen.metadata_at_serve,
+            "no Metadata request between the hint and the fetch from the new leader"
+        );
+    }
+    c.close(Duration::from_secs(5)).await;
 }

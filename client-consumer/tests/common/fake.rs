@@ -22,7 +22,7 @@ use rkafka_protocol::messages::share_acknowledge_response::{
     PartitionData as AckPartition, ShareAcknowledgeTopicResponse,
 };
 use rkafka_protocol::messages::share_fetch_response::{
-    AcquiredRecords, PartitionData, ShareFetchableTopicResponse,
+    AcquiredRecords, LeaderIdAndEpoch, NodeEndpoint, PartitionData, ShareFetchableTopicResponse,
 };
 use rkafka_protocol::messages::share_group_heartbeat_response::{Assignment, TopicPartitions};
 use rkafka_protocol::messages::{
@@ -51,20 +51,66 @@ pub struct Seen {
     pub fetches: Vec<(i16, ShareFetchRequest)>,
     /// (version, request) of each ShareAcknowledge.
     pub acks: Vec<(i16, ShareAcknowledgeRequest)>,
+    /// Metadata requests answered.
+    pub metadata: usize,
+    /// Node ids that answered a ShareFetch with records.
+    pub served_by: Vec<i32>,
+    /// Metadata requests answered when the first leader hint was sent.
+    pub metadata_at_hint: Option<usize>,
+    /// Metadata requests answered when records were first served.
+    pub metadata_at_serve: Option<usize>,
+}
+
+/// One listener's role.
+struct Ctx {
+    node: i32,
+    /// Node 0's port: metadata names node 0 as the leader and coordinator.
+    port0: u16,
+    /// With a second broker: node 0 answers ShareFetch with
+    /// NOT_LEADER_OR_FOLLOWER, CurrentLeader = node 1 and node 1's endpoint
+    /// (which metadata never lists), KIP-951 style.
+    moved_to: Option<u16>,
+    records: i64,
+    seen: Arc<Mutex<Seen>>,
 }
 
 /// Starts the broker; `records` records are acquirable on the first fetch.
 pub async fn start(records: i64) -> (String, Arc<Mutex<Seen>>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
+    start_nodes(records, false).await
+}
+
+/// As [`start`], but the partition has moved to a second broker that only
+/// the ShareFetch answer's CurrentLeader + NodeEndpoints reveal.
+pub async fn start_moved(records: i64) -> (String, Arc<Mutex<Seen>>) {
+    start_nodes(records, true).await
+}
+
+async fn start_nodes(records: i64, moved: bool) -> (String, Arc<Mutex<Seen>>) {
     let seen: Arc<Mutex<Seen>> = Arc::default();
-    let s2 = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = l.accept().await {
-            tokio::spawn(serve(s, port, records, s2.clone()));
-        }
-    });
-    (format!("127.0.0.1:{port}"), seen)
+    let l0 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port0 = l0.local_addr().unwrap().port();
+    let mut listeners = vec![(0, l0, None)];
+    if moved {
+        let l1 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port1 = l1.local_addr().unwrap().port();
+        listeners[0].2 = Some(port1);
+        listeners.push((1, l1, None));
+    }
+    for (node, l, moved_to) in listeners {
+        let ctx = Arc::new(Ctx {
+            node,
+            port0,
+            moved_to,
+            records,
+            seen: seen.clone(),
+        });
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                tokio::spawn(serve(s, ctx.clone()));
+            }
+        });
+    }
+    (format!("127.0.0.1:{port0}"), seen)
 }
 
 fn encode<M: Message>(m: &M, v: i16) -> BytesMut {
@@ -104,7 +150,8 @@ fn batch(n: i64) -> Bytes {
     b.finish().unwrap()
 }
 
-async fn serve(mut s: TcpStream, port: u16, records: i64, seen: Arc<Mutex<Seen>>) {
+async fn serve(mut s: TcpStream, ctx: Arc<Ctx>) {
+    let (port, records, seen) = (ctx.port0, ctx.records, &ctx.seen);
     loop {
         let Ok(size) = s.read_i32().await else { return };
         let mut v = vec![0; size.max(0) as usize];
@@ -147,6 +194,7 @@ async fn serve(mut s: TcpStream, port: u16, records: i64, seen: Arc<Mutex<Seen>>
             }
             3 => {
                 let h = header::<MetadataRequest>(&mut buf, ver);
+                seen.lock().unwrap().metadata += 1;
                 let resp = MetadataResponse::default()
                     .with_controller_id(0)
                     .with_brokers(vec![MetadataResponseBroker::default()
@@ -204,12 +252,45 @@ async fn serve(mut s: TcpStream, port: u16, records: i64, seen: Arc<Mutex<Seen>>
             78 => {
                 let h = header::<ShareFetchRequest>(&mut buf, ver);
                 let req = ShareFetchRequest::decode(&mut buf, ver).unwrap();
+                if let Some(port1) = ctx.moved_to {
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        seen.fetches.push((ver, req.clone()));
+                        seen.metadata_at_hint = seen.metadata_at_hint.or(Some(seen.metadata));
+                    }
+                    let part = PartitionData::default()
+                        .with_records(Some(Bytes::new()))
+                        .with_partition_index(0)
+                        .with_error_code(6)
+                        .with_current_leader(
+                            LeaderIdAndEpoch::default()
+                                .with_leader_id(1)
+                                .with_leader_epoch(5),
+                        );
+                    let resp = ShareFetchResponse::default()
+                        .with_responses(vec![ShareFetchableTopicResponse::default()
+                            .with_topic_id(TOPIC_ID)
+                            .with_partitions(vec![part])])
+                        .with_node_endpoints(vec![NodeEndpoint::default()
+                            .with_node_id(1)
+                            .with_host("127.0.0.1".into())
+                            .with_port(i32::from(port1))]);
+                    reply(&mut s, h.correlation_id, true, &encode(&resp, ver)).await;
+                    continue;
+                }
                 let first = {
                     let mut seen = seen.lock().unwrap();
                     seen.fetches.push((ver, req.clone()));
-                    seen.fetches.len() == 1
+                    let first = !seen.served_by.contains(&ctx.node);
+                    if first {
+                        seen.served_by.push(ctx.node);
+                        seen.metadata_at_serve = seen.metadata_at_serve.or(Some(seen.metadata));
+                    }
+                    first
                 };
-                let mut part = PartitionData::default().with_partition_index(0);
+                let mut part = PartitionData::default()
+                    .with_records(Some(Bytes::new()))
+                    .with_partition_index(0);
                 if first {
                     part = part
                         .with_records(Some(batch(records)))
