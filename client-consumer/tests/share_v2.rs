@@ -159,3 +159,48 @@ async fn a_leader_hint_moves_fetching_without_a_metadata_round_trip() {
     }
     c.close(Duration::from_secs(5)).await;
 }
+
+/// The ShareAcknowledge retry policy on crafted partition errors: a
+/// retriable one is retried (same acks, next epoch) until it succeeds; a
+/// lost-lock one (NOT_LEADER_OR_FOLLOWER) and INVALID_RECORD_STATE are
+/// reported, not retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledge_retry_policy() {
+    let (bootstrap, seen) = fake::start(3).await;
+    let mut c = consumer(&bootstrap, "gq", &["t"], AcknowledgementMode::Explicit).await;
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = c.poll(Duration::from_millis(200)).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got.len(), 3);
+    let acks_before = seen.lock().unwrap().acks.len();
+    // REQUEST_TIMED_OUT (retriable) twice, then success.
+    seen.lock().unwrap().ack_errors.extend([7, 7]);
+    c.acknowledge(&got[0], AcknowledgeType::Accept).unwrap();
+    let res = c.commit_sync(Duration::from_secs(5)).await.unwrap();
+    assert!(res.values().all(|r| r.is_ok()), "{res:?}");
+    {
+        let seen = seen.lock().unwrap();
+        let sent = &seen.acks[acks_before..];
+        assert_eq!(sent.len(), 3, "two retries");
+        let epochs: Vec<i32> = sent.iter().map(|(_, a)| a.share_session_epoch).collect();
+        assert!(epochs.windows(2).all(|w| w[1] == w[0] + 1), "{epochs:?}");
+    }
+    for (code, r) in [(6i16, &got[1]), (121, &got[2])] {
+        let before = seen.lock().unwrap().acks.len();
+        seen.lock().unwrap().ack_errors.push_back(code);
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+        let res = c.commit_sync(Duration::from_secs(5)).await.unwrap();
+        let e = res.values().next().unwrap().as_ref().unwrap_err();
+        assert_eq!(e.code.code(), code);
+        assert_eq!(
+            seen.lock().unwrap().acks.len(),
+            before + 1,
+            "code {code} is not retried"
+        );
+    }
+    c.close(Duration::from_secs(5)).await;
+}

@@ -59,6 +59,9 @@ pub struct Seen {
     pub metadata_at_hint: Option<usize>,
     /// Metadata requests answered when records were first served.
     pub metadata_at_serve: Option<usize>,
+    /// Partition error codes for the next ShareAcknowledge answers, in turn
+    /// (set by the test).
+    pub ack_errors: std::collections::VecDeque<i16>,
 }
 
 /// One listener's role.
@@ -312,6 +315,7 @@ async fn serve(mut s: TcpStream, ctx: Arc<Ctx>) {
             79 => {
                 let h = header::<ShareAcknowledgeRequest>(&mut buf, ver);
                 let req = ShareAcknowledgeRequest::decode(&mut buf, ver).unwrap();
+                let code = seen.lock().unwrap().ack_errors.pop_front().unwrap_or(0);
                 let topics = req
                     .topics
                     .iter()
@@ -324,6 +328,7 @@ async fn serve(mut s: TcpStream, ctx: Arc<Ctx>) {
                                     .map(|p| {
                                         AckPartition::default()
                                             .with_partition_index(p.partition_index)
+                                            .with_error_code(code)
                                     })
                                     .collect(),
                             )
