@@ -63,8 +63,13 @@ async fn renew_record_limit_and_lock_timeout_on_a_v2_broker() {
             (0, 1, vec![4])
         );
     }
-    // Renewed records still need their final answer; then the buffered two.
-    for r in &got {
+    // The renewed records come back first (KIP-1222), then the buffered two.
+    let again = c.poll(Duration::from_millis(500)).await.unwrap();
+    assert_eq!(
+        again.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    for r in &again {
         c.acknowledge(r, AcknowledgeType::Accept).unwrap();
     }
     let next = c.poll(Duration::from_millis(500)).await.unwrap();

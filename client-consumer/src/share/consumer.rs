@@ -68,6 +68,11 @@ pub struct ShareConsumer {
     delivered: HashMap<(Uuid, i32, i64), Delivered>,
     /// Acknowledgements made since the last command.
     acks: Vec<Ack>,
+    /// Records with a RENEW in flight, by (topic, partition, offset).
+    renewing: HashMap<(Arc<str>, i32, i64), ShareRecord>,
+    /// Records whose RENEW succeeded: the next poll returns them again
+    /// (KIP-1222, as the Java client does).
+    renewed: Vec<ShareRecord>,
     lock_timeout: Option<Duration>,
 }
 
@@ -110,6 +115,8 @@ impl ShareConsumer {
             max_poll_records,
             delivered: HashMap::new(),
             acks: Vec::new(),
+            renewing: HashMap::new(),
+            renewed: Vec::new(),
             lock_timeout: None,
         })
     }
@@ -167,6 +174,18 @@ impl ShareConsumer {
             AcknowledgementMode::Implicit => self.accept_all(),
             AcknowledgementMode::Explicit => {}
         }
+        if !self.renewed.is_empty() {
+            // Renewed records come back first, within max.poll.records;
+            // the acks made so far go out on their own meanwhile.
+            let acks = std::mem::take(&mut self.acks);
+            if !acks.is_empty() {
+                self.send(Command::Commit { acks, wait: None })?;
+            }
+            let n = self.max_poll_records.min(self.renewed.len());
+            let records: Vec<ShareRecord> = self.renewed.drain(..n).collect();
+            self.mark_delivered(&records);
+            return Ok(records);
+        }
         let (reply, rx) = oneshot::channel();
         let acks = std::mem::take(&mut self.acks);
         self.send(Command::Poll {
@@ -180,7 +199,13 @@ impl ShareConsumer {
             self.lock_timeout = answer.lock_timeout;
         }
         let records = answer.records?;
-        for r in &records {
+        self.mark_delivered(&records);
+        self.run_callback();
+        Ok(records)
+    }
+
+    fn mark_delivered(&mut self, records: &[ShareRecord]) {
+        for r in records {
             self.delivered.insert(
                 (r.topic_id, r.partition, r.offset),
                 Delivered {
@@ -190,13 +215,13 @@ impl ShareConsumer {
                 },
             );
         }
-        self.run_callback();
-        Ok(records)
     }
 
     /// Settles one delivered record (explicit mode). A later acknowledgement
-    /// of the same record replaces an earlier unsent one; RENEW keeps the
-    /// record awaiting a final Accept/Release/Reject.
+    /// of the same record replaces an earlier unsent one. RENEW extends the
+    /// record's lock (KIP-1222): once the broker confirms, a later poll
+    /// returns the record again, still awaiting its final
+    /// Accept/Release/Reject (which may also be given before that).
     ///
     /// # Errors
     /// [`ShareError::ImplicitMode`], [`ShareError::RenewNeedsExplicitMode`],
@@ -231,10 +256,16 @@ impl ShareConsumer {
             offset: record.offset,
             code: kind.code(),
         };
+        let rkey = (record.topic.clone(), record.partition, record.offset);
         if kind == AcknowledgeType::Renew {
             d.renewed = true;
+            self.renewing.insert(rkey, record.clone());
         } else {
             self.delivered.remove(&key);
+            // Settled: a pending or finished renew no longer returns it.
+            self.renewing.remove(&rkey);
+            self.renewed
+                .retain(|r| (r.topic_id, r.partition, r.offset) != key);
         }
         self.acks.push(ack);
         Ok(())
@@ -335,6 +366,18 @@ impl ShareConsumer {
 
     fn run_callback(&mut self) {
         while let Ok(outcome) = self.outcomes.try_recv() {
+            if !self.renewing.is_empty() {
+                let topic: Arc<str> = Arc::from(outcome.partition.topic.as_str());
+                for &o in &outcome.offsets {
+                    let k = (topic.clone(), outcome.partition.partition, o);
+                    if let Some(r) = self.renewing.remove(&k) {
+                        // A failed renew does not return the record.
+                        if outcome.error.is_none() {
+                            self.renewed.push(r);
+                        }
+                    }
+                }
+            }
             if let Some(cb) = &mut self.callback {
                 cb(&outcome);
             }
