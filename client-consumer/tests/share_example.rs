@@ -14,7 +14,19 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 /// as test harnesses, so the real binary is built here) and returns its path.
 fn built_example(name: &str) -> std::path::PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
+    let mut command = std::process::Command::new(cargo);
+    // The variables cargo sets for this test process (CARGO_PKG_*, ...)
+    // would change the nested build's fingerprints and rebuild the world.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("CARGO_")
+            && !k.starts_with("CARGO_HOME")
+            && !k.starts_with("CARGO_TARGET_DIR")
+        {
+            command.env_remove(k);
+        }
+    }
+    let status = command
         .args(["build", "-q", "-p", "rkafka", "--example", name])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
