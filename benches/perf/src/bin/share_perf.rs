@@ -60,7 +60,10 @@ fn spawn_producer(
     started: Arc<Mutex<Option<Instant>>>,
 ) -> std::thread::JoinHandle<f64> {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let cfg = ClientConfig::builder().bootstrap_servers(bootstrap).build();
             let client = Client::connect(cfg).await.expect("producer connect");
@@ -75,8 +78,13 @@ fn spawn_producer(
                 let k = PER_REQUEST.min(n - produced);
                 let mut b = RecordBatchBuilder::new();
                 for _ in 0..k {
-                    b.push(&NewRecord { timestamp: 0, key: None, value: Some(&value), headers: &[] })
-                        .unwrap();
+                    b.push(&NewRecord {
+                        timestamp: 0,
+                        key: None,
+                        value: Some(&value),
+                        headers: &[],
+                    })
+                    .unwrap();
                 }
                 let req = ProduceRequest::default()
                     .with_acks(1)
@@ -86,7 +94,10 @@ fn spawn_producer(
                         .with_partition_data(vec![PartitionProduceData::default()
                             .with_index(part)
                             .with_records(Some(b.finish().unwrap()))])]);
-                client.send(Target::leader(topic.clone(), part), req).await.expect("produce");
+                client
+                    .send(Target::leader(topic.clone(), part), req)
+                    .await
+                    .expect("produce");
                 produced += k;
                 part = (part + 1) % PARTITIONS;
             }
@@ -98,7 +109,8 @@ fn spawn_producer(
 async fn run_rkafka(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -> Run {
     let topic = format!("perf-{tag}");
     let group = format!("g-{tag}");
-    mock.control(&format!("topic {topic} {PARTITIONS} 1")).unwrap();
+    mock.control(&format!("topic {topic} {PARTITIONS} 1"))
+        .unwrap();
     let seen: Arc<Mutex<HashSet<(i32, i64)>>> = Arc::default();
     let deliveries = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -122,7 +134,9 @@ async fn run_rkafka(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -
                 }
                 deliveries.fetch_add(records.len(), Ordering::Relaxed);
                 // One lock per batch: the union decides when all arrived.
-                seen.lock().unwrap().extend(records.iter().map(|r| (r.partition, r.offset)));
+                seen.lock()
+                    .unwrap()
+                    .extend(records.iter().map(|r| (r.partition, r.offset)));
             }
             c.close(Duration::from_secs(5)).await;
         }));
@@ -192,8 +206,10 @@ print(f"CPU {cpu}", flush=True)
 async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str) -> Run {
     let topic = format!("perf-{tag}");
     let group = format!("g-{tag}");
-    mock.control(&format!("topic {topic} {PARTITIONS} 1")).unwrap();
-    let stop_file = std::env::temp_dir().join(format!("share-perf-stop-{}-{tag}", std::process::id()));
+    mock.control(&format!("topic {topic} {PARTITIONS} 1"))
+        .unwrap();
+    let stop_file =
+        std::env::temp_dir().join(format!("share-perf-stop-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_file(&stop_file);
     let seen: Arc<Mutex<HashSet<(i32, i64)>>> = Arc::default();
     let deliveries = Arc::new(AtomicUsize::new(0));
@@ -202,7 +218,12 @@ async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str
         let mut child = Command::new(venv_python().expect("the venv (just peers)"))
             .arg("-c")
             .arg(PEER)
-            .args([mock.bootstrap(), &group, &topic, stop_file.to_str().unwrap()])
+            .args([
+                mock.bootstrap(),
+                &group,
+                &topic,
+                stop_file.to_str().unwrap(),
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .expect("python");
@@ -216,9 +237,14 @@ async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str
                     let k: usize = fields.next().and_then(|k| k.parse().ok()).unwrap_or(0);
                     let mut s = seen.lock().unwrap();
                     for run in fields {
-                        let Some((p, range)) = run.split_once(':') else { continue };
-                        let Some((a, b)) = range.split_once('-') else { continue };
-                        let (Ok(p), Ok(a), Ok(b)) = (p.parse::<i32>(), a.parse::<i64>(), b.parse::<i64>())
+                        let Some((p, range)) = run.split_once(':') else {
+                            continue;
+                        };
+                        let Some((a, b)) = range.split_once('-') else {
+                            continue;
+                        };
+                        let (Ok(p), Ok(a), Ok(b)) =
+                            (p.parse::<i32>(), a.parse::<i64>(), b.parse::<i64>())
                         else {
                             continue;
                         };
@@ -270,7 +296,9 @@ async fn run_confluent(mock: &MockCluster, n: usize, consumers: usize, tag: &str
 async fn wait_members(mock: &MockCluster, group: &str, n: usize) {
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
-        let members = mock.control(&format!("share_members {group}")).unwrap_or_default();
+        let members = mock
+            .control(&format!("share_members {group}"))
+            .unwrap_or_default();
         if members.split_whitespace().count() >= n {
             break;
         }
@@ -294,7 +322,10 @@ fn report_requests(mock: &MockCluster) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let mut cfg = MockConfig::brokers(1);
     cfg.share_earliest = true;
     cfg.track_requests = std::env::var_os("SHARE_PERF_TRACK").is_some();
