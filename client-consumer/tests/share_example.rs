@@ -10,46 +10,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-/// Builds the example binary (`cargo test --all-targets` compiles examples
-/// as test harnesses, so the real binary is built here) and returns its path.
-fn built_example(name: &str) -> std::path::PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = std::process::Command::new(cargo);
-    // The variables cargo sets for this test process (CARGO_PKG_*, ...)
-    // would change the nested build's fingerprints and rebuild the world.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy().into_owned();
-        if k.starts_with("CARGO_")
-            && !k.starts_with("CARGO_HOME")
-            && !k.starts_with("CARGO_TARGET_DIR")
-        {
-            command.env_remove(k);
-        }
-    }
-    let status = command
-        .args(["build", "-q", "-p", "rkafka", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building example {name} failed: {status}");
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples").join(name))
-        .expect("test binary lives in target/<profile>/deps");
-    assert!(
-        path.exists(),
-        "{} missing after cargo build",
-        path.display()
-    );
-    path
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_share_worker_example_accepts_releases_and_rejects() {
     rkafka_tests::skip_if_external!("uses the mock");
-    let example = built_example("share_worker");
+    let example =
+        rkafka_tests::build_example("rkafka", "share_worker").unwrap_or_else(|e| panic!("{e}"));
     let m = mock(1, &[("jobs", 1)]);
     let p = producer(m.bootstrap()).await;
     produce_values(&p, "jobs", 0, &["j0", "j1", "please fail", "j3"]).await;

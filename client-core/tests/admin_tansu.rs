@@ -494,7 +494,8 @@ async fn connect_waits_for_a_broker_that_starts_late() {
 
 #[tokio::test]
 async fn the_admin_example_lists_brokers_and_creates_a_topic() {
-    let example = built_example("admin");
+    let example = rkafka_tests::build_example("rkafka-client-core", "admin")
+        .unwrap_or_else(|e| panic!("{e}"));
     let (tansu, _admin) = start().await;
     let topic = topic_name("example-topic");
     let out = tokio::time::timeout(
@@ -522,40 +523,4 @@ async fn the_admin_example_lists_brokers_and_creates_a_topic() {
         stdout.contains(&format!("created {topic}")),
         "no topic created:\n{stdout}"
     );
-}
-
-/// The path of a runnable example binary of this package, built on demand.
-///
-/// `cargo test --all-targets` compiles examples as test harnesses (their
-/// `main` never runs), so the real binary is built here with `cargo build`;
-/// cargo has released the target directory's lock while tests run.
-fn built_example(name: &str) -> std::path::PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-q",
-            "--locked",
-            "-p",
-            "rkafka-client-core",
-            "--example",
-            name,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building example {name} failed: {status}");
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples").join(name))
-        .expect("test binary lives in target/<profile>/deps");
-    assert!(
-        path.exists(),
-        "{} missing after cargo build",
-        path.display()
-    );
-    path
 }
