@@ -79,6 +79,9 @@ impl Batch {
         if let Some(b) = &self.encoded {
             return Ok(b.clone());
         }
+        // Once encoded it takes no more records, wherever it sits in the
+        // queue (a retried batch may be requeued at the back).
+        self.closed = true;
         let mut builder = self.builder.take().unwrap_or_default();
         if let Some((id, epoch, seq)) = producer {
             builder = builder.producer(id, epoch, seq);
@@ -139,13 +142,14 @@ impl PartitionQueue {
             headers: &record.headers,
         };
         let needs_new = match self.batches.back() {
-            Some(b) if !b.closed => {
-                let builder = b.builder.as_ref().expect("an open batch has its builder");
-                match builder.size_of(&new) {
-                    Ok(size) => !builder.is_empty() && builder.encoded_size() + size > s.batch_size,
-                    Err(_) => true,
-                }
-            }
+            Some(Batch {
+                closed: false,
+                builder: Some(builder),
+                ..
+            }) => match builder.size_of(&new) {
+                Ok(size) => !builder.is_empty() && builder.encoded_size() + size > s.batch_size,
+                Err(_) => true,
+            },
             _ => true,
         };
         if needs_new {

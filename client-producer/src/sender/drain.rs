@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rkafka_client_core::broker::ConnPurpose;
 use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use rkafka_protocol::messages::ProduceRequest;
 use tokio::time::Instant;
@@ -95,6 +96,21 @@ impl Sender {
         let mut need_refresh = false;
         let mut to_add: Vec<(String, i32)> = Vec::new();
         let metadata = Arc::clone(&self.metadata);
+        let view = self.client.view();
+        // Until a broker's connection is up, one request at a time: requests
+        // waiting for the same connect could otherwise be written in either
+        // order, and an idempotent producer's sequences must arrive in order.
+        let limit = |id: i32| {
+            let connected = view
+                .connections
+                .get(&id)
+                .is_some_and(|c| c.get(ConnPurpose::Produce).is_connected());
+            if connected {
+                max_in_flight
+            } else {
+                1
+            }
+        };
         for (name, t) in self.topics.iter_mut() {
             let meta = metadata.topic(name);
             for (p, q) in t.queues.iter_mut().enumerate() {
@@ -132,7 +148,7 @@ impl Sender {
                     continue;
                 };
                 let in_flight = self.broker_in_flight.get(&leader).copied().unwrap_or(0);
-                if in_flight >= max_in_flight {
+                if in_flight >= limit(leader) {
                     continue;
                 }
                 let entry = requests.entry(leader).or_insert((0, Vec::new()));

@@ -1,0 +1,231 @@
+//! The producer against librdkafka's mock cluster: delivery reports,
+//! per-record errors, flush/close, and exactly-once delivery under injected
+//! errors, leader moves and a broker restart. Records are read back with
+//! raw Fetch requests.
+//!
+//! With `KAFKA_BOOTSTRAP` set these tests skip with a printed reason: they
+//! need the mock's fault injection or its fresh topics.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{config, control, fetch_all, mock, reader};
+use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
+use rkafka_tests::MockConfig;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_reports_offsets_headers_and_timestamps() {
+    rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");
+    let mock = mock(MockConfig::brokers(1).topic("d", 3, 1));
+    tokio::time::timeout(LIMIT, async {
+        let producer = Producer::connect(config(mock.bootstrap())).await.unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..50 {
+            let r = ProducerRecord::new("d", format!("v{i}"))
+                .with_partition(1)
+                .with_key(format!("k{i}"))
+                .with_header("h", Some(format!("x{i}")))
+                .with_timestamp(1_700_000_000_000 + i);
+            deliveries.push(producer.send(r).await.unwrap());
+        }
+        for (i, d) in deliveries.into_iter().enumerate() {
+            let m = d.await.unwrap();
+            assert_eq!(m.partition, 1);
+            assert_eq!(m.offset, i as i64);
+            // The mock answers every Produce with log_append_time_ms 1234,
+            // as if the topic used LogAppendTime; like Java, the producer
+            // then reports the broker's time.
+            assert!(
+                m.timestamp == 1_700_000_000_000 + i as i64 || m.timestamp == 1234,
+                "{m:?}"
+            );
+        }
+        let back = fetch_all(&reader(mock.bootstrap()).await, "d", 1).await;
+        assert_eq!(back.len(), 50);
+        for (i, r) in back.iter().enumerate() {
+            assert_eq!(r.value.as_deref(), Some(format!("v{i}").as_bytes()));
+            assert_eq!(r.key.as_deref(), Some(format!("k{i}").as_bytes()));
+            assert_eq!(
+                r.headers,
+                vec![("h".to_owned(), Some(format!("x{i}").into_bytes()))]
+            );
+            assert_eq!(r.timestamp, 1_700_000_000_000 + i as i64);
+            assert!(r.producer_id >= 0, "idempotent by default");
+        }
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_too_large_record_fails_alone_and_closed_producer_refuses() {
+    rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");
+    let mock = mock(MockConfig::brokers(1).topic("big", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.max_request_size = 10_000;
+        let producer = Producer::connect(cfg).await.unwrap();
+        let a = producer
+            .send(ProducerRecord::new("big", "a"))
+            .await
+            .unwrap();
+        let big = producer
+            .send(ProducerRecord::new("big", vec![0u8; 20_000]))
+            .await;
+        assert!(
+            matches!(big, Err(ProducerError::RecordTooLarge { .. })),
+            "{big:?}"
+        );
+        let b = producer
+            .send(ProducerRecord::new("big", "b"))
+            .await
+            .unwrap();
+        let bad = producer
+            .send(ProducerRecord::new("big", "x").with_partition(7))
+            .await
+            .unwrap()
+            .await;
+        assert!(matches!(
+            bad,
+            Err(ProducerError::InvalidPartition { partitions: 1, .. })
+        ));
+        assert_eq!(a.await.unwrap().offset, 0);
+        assert_eq!(b.await.unwrap().offset, 1);
+        producer.flush().await.unwrap();
+        producer.close(Duration::from_secs(5)).await.unwrap();
+        let after = producer.send(ProducerRecord::new("big", "late")).await;
+        assert!(matches!(after, Err(ProducerError::Closed)), "{after:?}");
+        assert!(matches!(producer.flush().await, Err(ProducerError::Closed)));
+    })
+    .await
+    .expect("in time");
+}
+
+/// Sends `n` keyed records (value = index) and returns their delivery
+/// results, while `faults` runs against the mock.
+async fn send_all(producer: &Producer, topic: &str, n: usize) -> Vec<Result<i32, ProducerError>> {
+    let mut deliveries = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = ProducerRecord::new(topic.to_owned(), i.to_string()).with_key(i.to_string());
+        deliveries.push(producer.send(r).await.expect("accepted"));
+        // Spread the sends over about two seconds so the faults hit them.
+        if i % (n / 100).max(1) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    for d in deliveries {
+        out.push(d.await.map(|m| m.partition));
+    }
+    out
+}
+
+/// Injects retriable Produce errors, moves leaders and restarts a broker.
+async fn faults(mock: std::sync::Arc<rkafka_tests::MockCluster>, topic: &'static str) {
+    let pause = Duration::from_millis(150);
+    tokio::time::sleep(pause).await;
+    control(
+        &mock,
+        "errors 0 NOT_LEADER_OR_FOLLOWER REQUEST_TIMED_OUT NOT_ENOUGH_REPLICAS",
+    )
+    .await;
+    tokio::time::sleep(pause).await;
+    for p in 0..6 {
+        control(&mock, &format!("leader {topic} {p} {}", 1 + (p + 1) % 3)).await;
+    }
+    tokio::time::sleep(pause).await;
+    control(&mock, "errors 0 NETWORK_EXCEPTION LEADER_NOT_AVAILABLE").await;
+    control(&mock, "down 2").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    control(&mock, "up 2").await;
+    tokio::time::sleep(pause).await;
+    for p in 0..6 {
+        control(&mock, &format!("leader {topic} {p} {}", 1 + p % 3)).await;
+    }
+}
+
+/// Reads back every partition: value → (partition, position), checking
+/// per-partition order on the way.
+async fn read_back(bootstrap: &str, topic: &str) -> (HashMap<usize, usize>, usize) {
+    let client = reader(bootstrap).await;
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut total = 0;
+    for p in 0..6 {
+        let mut last: Option<usize> = None;
+        for r in fetch_all(&client, topic, p).await {
+            let v: usize = std::str::from_utf8(r.value.as_deref().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
+            if let Some(l) = last {
+                assert!(
+                    v > l || seen.contains_key(&v),
+                    "partition {p}: {v} after {l} (producer {} sequence {} offset {})",
+                    r.producer_id,
+                    r.base_sequence,
+                    r.offset
+                );
+            }
+            last = Some(v);
+            *seen.entry(v).or_insert(0) += 1;
+            total += 1;
+        }
+    }
+    (seen, total)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_exactly_once_in_order_through_faults() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    const N: usize = 100_000;
+    let mock = mock(MockConfig::brokers(3).topic("eos", 6, 3));
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let producer = Producer::connect(config(mock.bootstrap())).await.unwrap();
+        let chaos = tokio::spawn(faults(mock.clone(), "eos"));
+        let results = send_all(&producer, "eos", N).await;
+        chaos.await.unwrap();
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        let failed: Vec<_> = results.iter().filter(|r| r.is_err()).take(3).collect();
+        assert!(failed.is_empty(), "deliveries failed: {failed:?}");
+        let (seen, total) = read_back(mock.bootstrap(), "eos").await;
+        assert_eq!(total, N, "every record exactly once (no duplicates)");
+        assert_eq!(seen.len(), N, "no record lost");
+        assert!(seen.values().all(|&c| c == 1));
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idempotence_nothing_is_lost() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    const N: usize = 20_000;
+    let mock = mock(MockConfig::brokers(3).topic("alo", 6, 3));
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.enable_idempotence = Some(false);
+        cfg.acks = Acks::Leader;
+        let producer = Producer::connect(cfg).await.unwrap();
+        let chaos = tokio::spawn(faults(mock.clone(), "alo"));
+        let results = send_all(&producer, "alo", N).await;
+        chaos.await.unwrap();
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        let client = reader(mock.bootstrap()).await;
+        let mut seen = std::collections::HashSet::new();
+        for p in 0..6 {
+            for r in fetch_all(&client, "alo", p).await {
+                assert!(r.producer_id < 0, "not idempotent");
+                seen.insert(r.value.unwrap());
+            }
+        }
+        assert_eq!(seen.len(), N, "at least once: nothing lost");
+    })
+    .await
+    .expect("in time");
+}
