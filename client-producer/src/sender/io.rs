@@ -5,10 +5,9 @@
 
 use bytes::BytesMut;
 use rkafka_client_core::broker::ConnPurpose;
+use rkafka_client_core::retry::{classify_code, classify_error, RetryAction, RetryBackoff};
 use rkafka_client_core::{Client, CoordinatorKind, Error, Target};
-use rkafka_protocol::messages::add_partitions_to_txn_request::{
-    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
-};
+use rkafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use rkafka_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, InitProducerIdRequest,
     InitProducerIdResponse, ProduceRequest, ProduceResponse, RequestHeader,
@@ -123,30 +122,12 @@ pub(crate) async fn add_partitions(
             ),
         }
     }
-    let target = Target::Coordinator {
-        kind: CoordinatorKind::Transaction,
-        key: transactional_id.clone(),
-    };
-    let build = |v: i16| {
-        let req = AddPartitionsToTxnRequest::default();
-        Ok(if v >= 4 {
-            req.with_transactions(vec![AddPartitionsToTxnTransaction::default()
-                .with_transactional_id(transactional_id.clone())
-                .with_producer_id(producer.0)
-                .with_producer_epoch(producer.1)
-                .with_topics(topics.clone())])
-        } else {
-            req.with_v3_and_below_transactional_id(transactional_id.clone())
-                .with_v3_and_below_producer_id(producer.0)
-                .with_v3_and_below_producer_epoch(producer.1)
-                .with_v3_and_below_topics(topics.clone())
-        })
-    };
-    let resp: AddPartitionsToTxnResponse = client
-        .send_built(target, build, |r: &AddPartitionsToTxnResponse| {
-            first_error(r)
-        })
-        .await?;
+    let req = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(transactional_id.clone())
+        .with_v3_and_below_producer_id(producer.0)
+        .with_v3_and_below_producer_epoch(producer.1)
+        .with_v3_and_below_topics(topics);
+    let resp = send_to_txn_coordinator(&client, &transactional_id, req).await?;
     let mut out = Vec::new();
     let results = resp.results_by_topic_v3_and_below.iter().chain(
         resp.results_by_transaction
@@ -169,6 +150,57 @@ pub(crate) async fn add_partitions(
             .collect();
     }
     Ok(out)
+}
+
+/// Sends AddPartitionsToTxn to the transaction coordinator at version 3 at
+/// most: versions 4+ are the brokers' batched form (KIP-890), which
+/// clients must not send (Tansu drops the connection). `Client::send_built`
+/// always takes the highest common version, hence this small loop, with the
+/// same routing and retry rules.
+async fn send_to_txn_coordinator(
+    client: &Client,
+    transactional_id: &str,
+    req: AddPartitionsToTxnRequest,
+) -> Result<AddPartitionsToTxnResponse, Error> {
+    let cfg = client.config();
+    let deadline = Instant::now() + cfg.default_api_timeout;
+    let mut backoff = RetryBackoff::new(cfg.retry_backoff, cfg.retry_backoff_max, deadline);
+    let kind = CoordinatorKind::Transaction;
+    loop {
+        let attempt = async {
+            let id = client.coordinator(kind, transactional_id).await?;
+            let broker = client
+                .broker_for(&Target::Broker(id), ConnPurpose::Admin, deadline)
+                .await?;
+            let conn = broker.connection().await?;
+            let version = conn.version_for::<AddPartitionsToTxnRequest>()?.min(3);
+            conn.send_version(req.clone(), version).await
+        };
+        let outcome = tokio::time::timeout_at(deadline, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    what: "AddPartitionsToTxn".into(),
+                    after: cfg.default_api_timeout,
+                })
+            });
+        let action = match &outcome {
+            Ok(resp) => classify_code(first_error(resp)),
+            Err(e) => classify_error(e),
+        };
+        if !action.is_retry() {
+            return outcome;
+        }
+        if matches!(
+            action,
+            RetryAction::RediscoverCoordinator | RetryAction::RetryElsewhere
+        ) {
+            client.forget_coordinator(kind, transactional_id);
+        }
+        if !backoff.wait().await {
+            return outcome;
+        }
+    }
 }
 
 fn first_error(r: &AddPartitionsToTxnResponse) -> ErrorCode {
