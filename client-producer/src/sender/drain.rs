@@ -252,13 +252,21 @@ impl Sender {
     fn start_bump(&mut self) {
         self.bump = Bump::InProgress;
         let client = self.client.clone();
-        let current = self.producer;
+        // Bump the epoch of the current id first (KIP-360); when the broker
+        // refuses (too old, or a mock without bumps for idempotent
+        // producers) ask for a fresh id instead, as the Java client falls
+        // back to, after a backoff.
+        let (current, delay) = match self.bump_failures {
+            0 => (self.producer, Duration::ZERO),
+            n => (None, self.backoff(n)),
+        };
         let timeout = self
             .cfg
             .transaction_timeout
             .as_millis()
             .min(i32::MAX as u128) as i32;
         self.futures.push(Box::pin(async move {
+            tokio::time::sleep(delay).await;
             Event::Bumped(io::init_producer_id(&client, None, timeout, current).await)
         }));
     }

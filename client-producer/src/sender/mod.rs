@@ -117,6 +117,8 @@ pub(crate) struct Sender {
     pub(crate) idempotent: bool,
     pub(crate) txn: Option<TxnState>,
     pub(crate) bump: Bump,
+    /// Failed bump attempts in a row (the next one asks for a fresh id).
+    pub(crate) bump_failures: u32,
     pub(crate) refreshing: bool,
     pub(crate) adding: bool,
     pub(crate) add_retry_at: Option<Instant>,
@@ -159,6 +161,7 @@ impl Sender {
             producer,
             txn,
             bump: Bump::No,
+            bump_failures: 0,
             refreshing: false,
             adding: false,
             add_retry_at: None,

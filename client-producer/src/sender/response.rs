@@ -267,11 +267,12 @@ impl Sender {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "could not bump the producer epoch; retrying");
-                // Try again on the next drain (after a retry backoff).
+                self.bump_failures = self.bump_failures.saturating_add(1);
                 self.bump = Bump::Wanted;
                 return;
             }
         };
+        self.bump_failures = 0;
         tracing::info!(producer_id = id, epoch, "producer epoch bumped (KIP-360)");
         self.producer = Some((id, epoch));
         self.bump = Bump::No;
