@@ -4,7 +4,7 @@
 //! A [`Producer`] handle accepts records into a bounded buffer
 //! (`buffer.memory`) and hands them to one background sender task, which
 //! owns every piece of producer state: the per-partition batches
-//! ([`accumulator`]), the producer id and sequence numbers, the transaction
+//! (the accumulator), the producer id and sequence numbers, the transaction
 //! phase, and the requests in flight (one pipeline per broker, batches of
 //! several partitions sharing a request). `send` returns a
 //! [`DeliveryFuture`] with the partition, offset and timestamp, or a typed

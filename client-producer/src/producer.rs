@@ -12,7 +12,7 @@ use crate::config::ProducerConfig;
 use crate::delivery::DeliveryFuture;
 use crate::error::ProducerError;
 use crate::record::ProducerRecord;
-use crate::sender::{init_producer_id, now_millis, Msg, Pending, Sender};
+use crate::sender::{init_producer_id, Msg, Pending, Sender};
 
 /// A Kafka producer. Cheap to clone; all clones feed one background sender
 /// task, which flushes what is buffered and stops when the last clone is
@@ -119,13 +119,21 @@ impl Producer {
         if size > max {
             return Err(ProducerError::RecordTooLarge { size, max });
         }
-        let deadline = Instant::now() + cfg.max_block;
-        self.wait_for_topic(&record, deadline).await?;
-        let permits = size as u32;
+        // The clock is read only when something must wait: reading it for
+        // every record cost more than the rest of this fast path.
+        let mut deadline = None;
+        if !self.topic_known(&record) {
+            let d = Instant::now() + cfg.max_block;
+            deadline = Some(d);
+            self.wait_for_topic(&record, d).await?;
+        }
+        let memory = size.saturating_add(crate::record::RECORD_OVERHEAD);
+        let permits = u32::try_from(memory.min(cfg.buffer_memory)).unwrap_or(u32::MAX);
         match self.inner.memory.try_acquire_many(permits) {
             Ok(p) => p.forget(),
             Err(TryAcquireError::Closed) => return Err(ProducerError::Closed),
             Err(TryAcquireError::NoPermits) => {
+                let deadline = deadline.unwrap_or_else(|| Instant::now() + cfg.max_block);
                 let wait =
                     tokio::time::timeout_at(deadline, self.inner.memory.acquire_many(permits));
                 match wait.await {
@@ -140,18 +148,24 @@ impl Producer {
             }
         }
         let (reply, rx) = oneshot::channel();
-        let timestamp = record.timestamp.unwrap_or_else(now_millis);
         let pending = Pending {
             record,
-            timestamp,
             reply,
-            memory: size,
+            memory: permits as usize,
         };
         if self.inner.tx.send(Msg::Record(pending)).is_err() {
-            self.inner.memory.add_permits(size);
+            self.inner.memory.add_permits(permits as usize);
             return Err(ProducerError::Closed);
         }
         Ok(DeliveryFuture { rx })
+    }
+
+    fn topic_known(&self, record: &ProducerRecord) -> bool {
+        self.inner
+            .client
+            .metadata()
+            .topic(&record.topic)
+            .is_some_and(|t| !t.partitions.is_empty())
     }
 
     /// Waits until the topic is in the metadata (refreshing it), as Java's

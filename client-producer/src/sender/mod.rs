@@ -42,8 +42,10 @@ use crate::txn::TxnState;
 /// A record on its way to the sender task.
 #[derive(Debug)]
 pub(crate) struct Pending {
+    /// Its `timestamp`, when `None`, is set by the sender task: once per
+    /// burst of records taken from the channel, not once per record (reading
+    /// the clock was a tenth of the producer's CPU time).
     pub(crate) record: ProducerRecord,
-    pub(crate) timestamp: i64,
     pub(crate) reply: Reply,
     pub(crate) memory: usize,
 }
@@ -89,6 +91,10 @@ type BoxFuture = Pin<Box<dyn Future<Output = Event> + Send>>;
 pub(crate) struct TopicState {
     pub(crate) queues: Vec<PartitionQueue>,
     sticky: Sticky,
+    /// The partition count as of metadata generation `seen`, so a record
+    /// needs no metadata lookup.
+    partitions: i32,
+    seen: u64,
 }
 
 /// Whether the producer epoch must be bumped (KIP-360) before sending on.
@@ -128,7 +134,12 @@ pub(crate) struct Sender {
     /// Records accepted and not yet completed.
     pub(crate) outstanding: usize,
     pub(crate) metadata: Arc<ClusterMetadata>,
+    /// Bumped whenever `metadata` is replaced by a different snapshot.
+    pub(crate) metadata_gen: u64,
     pub(crate) seed: u64,
+    /// The clock, read once per burst of records (see [`Pending`]).
+    pub(crate) burst_millis: i64,
+    pub(crate) burst_instant: Instant,
 }
 
 impl Sender {
@@ -170,9 +181,12 @@ impl Sender {
             close_deadline: None,
             outstanding: 0,
             metadata,
+            metadata_gen: 1,
             seed: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(1, |d| d.as_nanos() as u64),
+            burst_millis: now_millis(),
+            burst_instant: Instant::now(),
         }
     }
 
@@ -196,7 +210,9 @@ impl Sender {
                 }
                 msg = self.rx.recv(), if self.rx_open => match msg {
                     Some(m) => {
-                        self.metadata = self.client.metadata();
+                        self.update_metadata();
+                        self.burst_millis = now_millis();
+                        self.burst_instant = Instant::now();
                         self.on_msg(m);
                         // Take what else is queued in one go: one drain per
                         // burst of records, not one per record.
@@ -236,7 +252,6 @@ impl Sender {
     fn on_record(&mut self, p: Pending) {
         let Pending {
             record,
-            timestamp,
             reply,
             memory,
         } = p;
@@ -245,31 +260,43 @@ impl Sender {
             let _ = reply.send(Err(err));
             return;
         }
-        let partitions = match self.metadata.topic(&record.topic) {
-            Some(t) if !t.partitions.is_empty() => t.partitions.len() as i32,
-            _ => {
-                self.memory.add_permits(memory);
-                let _ = reply.send(Err(ProducerError::Kafka {
-                    topic: record.topic.to_string(),
-                    partition: record.partition.unwrap_or(-1),
-                    code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                    message: None,
-                }));
-                return;
-            }
-        };
+        let timestamp = record.timestamp.unwrap_or(self.burst_millis);
         let seed = self.seed;
-        let topic = self
-            .topics
-            .entry(record.topic.clone())
-            .or_insert_with(|| TopicState {
-                queues: Vec::new(),
-                sticky: Sticky::new(seed ^ record.topic.len() as u64),
-            });
-        if topic.queues.len() < partitions as usize {
-            topic
-                .queues
-                .resize_with(partitions as usize, PartitionQueue::default);
+        let gen = self.metadata_gen;
+        let topic = match self.topics.get_mut(&record.topic) {
+            Some(t) => t,
+            None => self
+                .topics
+                .entry(record.topic.clone())
+                .or_insert_with(|| TopicState {
+                    queues: Vec::new(),
+                    sticky: Sticky::new(seed ^ record.topic.len() as u64),
+                    partitions: 0,
+                    seen: 0,
+                }),
+        };
+        if topic.seen != gen {
+            topic.seen = gen;
+            topic.partitions = self
+                .metadata
+                .topic(&record.topic)
+                .map_or(0, |t| t.partitions.len() as i32);
+            if topic.queues.len() < topic.partitions as usize {
+                topic
+                    .queues
+                    .resize_with(topic.partitions as usize, PartitionQueue::default);
+            }
+        }
+        let partitions = topic.partitions;
+        if partitions == 0 {
+            self.memory.add_permits(memory);
+            let _ = reply.send(Err(ProducerError::Kafka {
+                topic: record.topic.to_string(),
+                partition: record.partition.unwrap_or(-1),
+                code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                message: None,
+            }));
+            return;
         }
         let chosen = match record.partition {
             Some(p) => p,
@@ -287,9 +314,11 @@ impl Sender {
                     (None, Some(k)) if !self.cfg.partitioner_ignore_keys => {
                         key_partition(k, partitions)
                     }
-                    _ => topic
-                        .sticky
-                        .next(partitions, memory, self.settings.batch_size),
+                    _ => topic.sticky.next(
+                        partitions,
+                        memory.saturating_sub(crate::record::RECORD_OVERHEAD),
+                        self.settings.batch_size,
+                    ),
                 }
             }
         };
@@ -316,6 +345,15 @@ impl Sender {
                 self.memory.add_permits(memory);
                 let _ = reply.send(Err(err));
             }
+        }
+    }
+
+    /// Takes the client's current metadata snapshot.
+    fn update_metadata(&mut self) {
+        let now = self.client.metadata();
+        if !Arc::ptr_eq(&now, &self.metadata) {
+            self.metadata = now;
+            self.metadata_gen += 1;
         }
     }
 
@@ -346,8 +384,12 @@ impl Sender {
         self.refreshing = true;
         let client = self.client.clone();
         let topics: Vec<String> = self.topics.keys().map(|t| t.to_string()).collect();
+        let pause = self.cfg.retry_backoff;
         self.futures.push(Box::pin(async move {
             let _ = client.refresh_metadata(&topics).await;
+            // At most one refresh per retry.backoff.ms: a partition whose
+            // leader stays unknown must not spin the cluster with requests.
+            tokio::time::sleep(pause).await;
             Event::Refreshed
         }));
     }
@@ -367,7 +409,7 @@ impl Sender {
             }
             Event::Refreshed => {
                 self.refreshing = false;
-                self.metadata = self.client.metadata();
+                self.update_metadata();
             }
             Event::Bumped(result) => self.on_bumped(result),
             Event::PartitionsAdded(result) => self.on_partitions_added(result),
