@@ -56,3 +56,9 @@ fuzz seconds="60":
 # Rewrite the fuzz seed corpus from random valid messages.
 fuzz-seeds:
     cd fuzz && cargo run -q --bin make_seeds
+
+# Producer perf: rkafka beside rust-rdkafka and rskafka on the mock cluster, each client in
+# its own process (benches/perf is its own workspace: only this builds librdkafka).
+# E.g. `just perf --num-records 2000000 --record-size 100`; results: benches/perf/PRODUCER.md.
+perf *args: peers
+    cd benches/perf && cargo run --release --bin producer-perf -- compare {{args}}
