@@ -3,17 +3,21 @@
 //! client's alone), results printed as a Markdown table with ratios.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use rkafka_tests::{MockCluster, MockConfig};
 
 /// One client's parsed `RESULT` line.
 pub type Fields = BTreeMap<String, String>;
 
+/// How long one client run may take.
+const CLIENT_LIMIT: Duration = Duration::from_secs(180);
+
 pub const CLIENTS: [&str; 3] = ["rkafka", "rdkafka", "rskafka"];
 
 /// Runs every client on every scenario; returns the Markdown report.
-pub fn run(num_records: usize, record_size: usize, acks: &str) -> String {
+pub fn run(num_records: usize, record_size: usize, acks: &str, throughput: i64) -> String {
     let scenarios = [
         ("1 partition, 1 broker", 1usize, 1i32),
         ("6 partitions, 3 brokers", 3, 6),
@@ -21,8 +25,14 @@ pub fn run(num_records: usize, record_size: usize, acks: &str) -> String {
     let exe = std::env::current_exe().expect("own path");
     let mut out = String::new();
     out.push_str(&format!(
-        "{num_records} records of {record_size} bytes, acks={acks}, linger 5 ms, librdkafka \
-         mock cluster; each client in its own process, run one after another.\n\n"
+        "{num_records} records of {record_size} bytes, acks={acks}, throughput limit {}, \
+         linger 5 ms, librdkafka mock cluster; each client in its own process, run one after \
+         another.\n\n",
+        if throughput > 0 {
+            format!("{throughput} msgs/s")
+        } else {
+            "none".to_owned()
+        }
     ));
     for (name, brokers, partitions) in scenarios {
         let mock = MockCluster::start(MockConfig::brokers(brokers).topic(
@@ -33,7 +43,7 @@ pub fn run(num_records: usize, record_size: usize, acks: &str) -> String {
         .unwrap_or_else(|e| panic!("{e}"));
         let mut results: Vec<Fields> = Vec::new();
         for client in CLIENTS {
-            let output = Command::new(&exe)
+            let mut child = Command::new(&exe)
                 .args([
                     "run",
                     "--client",
@@ -50,19 +60,31 @@ pub fn run(num_records: usize, record_size: usize, acks: &str) -> String {
                     acks,
                     "--partitions",
                     &partitions.to_string(),
+                    "--throughput",
+                    &throughput.to_string(),
                 ])
-                .output()
+                .stdout(Stdio::piped())
+                .spawn()
                 .expect("run a client");
+            // A client that stalls must not stall the comparison.
+            let deadline = Instant::now() + CLIENT_LIMIT;
+            while child.try_wait().expect("wait").is_none() {
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let output = child.wait_with_output().expect("client output");
             let stdout = String::from_utf8_lossy(&output.stdout);
-            let line = stdout
-                .lines()
-                .find(|l| l.starts_with("RESULT "))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{client} printed no result: {stdout}\n{}",
-                        String::from_utf8_lossy(&output.stderr)
-                    )
-                });
+            let Some(line) = stdout.lines().find(|l| l.starts_with("RESULT ")) else {
+                eprintln!("{name}: {client} gave no result within {CLIENT_LIMIT:?}");
+                results.push(Fields::from([(
+                    "client".to_owned(),
+                    format!("{client} (no result)"),
+                )]));
+                continue;
+            };
             eprintln!("{name}: {line}");
             results.push(parse(line));
         }
@@ -95,9 +117,9 @@ fn table(name: &str, rs: &[Fields]) -> String {
             r["client"],
             num(r, "msgs_per_sec"),
             num(r, "mb_per_sec"),
-            r["p50_ms"],
-            r["p99_ms"],
-            r["p999_ms"],
+            r.get("p50_ms").map_or("-", String::as_str),
+            r.get("p99_ms").map_or("-", String::as_str),
+            r.get("p999_ms").map_or("-", String::as_str),
             num(r, "cpu_s"),
             num(r, "cpu_s") * 1e6 / records,
             num(r, "peak_rss_kib") / 1024.0,

@@ -4,7 +4,7 @@
 //! producer-perf run --client rkafka|rdkafka|rskafka --bootstrap HOST:PORT --topic T \
 //!     --num-records N --record-size BYTES [--throughput MSGS_PER_SEC|-1] [--acks all|1|0] \
 //!     [--partitions P]
-//! producer-perf compare [--num-records N] [--record-size BYTES] [--acks all]
+//! producer-perf compare [--num-records N] [--record-size BYTES] [--acks all] [--throughput N]
 //! ```
 //!
 //! `run` prints one `RESULT key=value ...` line: msgs/s, MB/s, latency
@@ -62,6 +62,7 @@ fn main() {
                 num("num-records", "2000000"),
                 num("record-size", "100"),
                 &get("acks", "all"),
+                get("throughput", "-1").parse().expect("--throughput"),
             );
             println!("{md}");
         }

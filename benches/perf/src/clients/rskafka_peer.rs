@@ -17,7 +17,8 @@ use crate::{Pacer, Report, Workload};
 const WINDOW: usize = 50_000;
 
 pub async fn run(w: &Workload) -> Report {
-    let client = ClientBuilder::new(vec![w.bootstrap.clone()])
+    let brokers = w.bootstrap.split(',').map(str::to_owned).collect();
+    let client = ClientBuilder::new(brokers)
         .build()
         .await
         .expect("rskafka client");
