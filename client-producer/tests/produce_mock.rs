@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{config, control, fetch_all, mock, reader};
+use rkafka_client_producer::partitioner::key_partition;
 use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
 use rkafka_tests::MockConfig;
 
@@ -56,6 +57,33 @@ async fn delivery_reports_offsets_headers_and_timestamps() {
             assert_eq!(r.timestamp, 1_700_000_000_000 + i as i64);
             assert!(r.producer_id >= 0, "idempotent by default");
         }
+        // Keyed records without a partition land where Java's default
+        // partitioner puts them (the formula is cross-checked against
+        // librdkafka in cross_client.rs); unkeyed ones stick to one
+        // partition for a batch's worth.
+        for i in 0..40 {
+            let key = format!("user-{i}");
+            let m = producer
+                .send(ProducerRecord::new("d", "v").with_key(key.clone()))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(m.partition, key_partition(key.as_bytes(), 3), "{key}");
+        }
+        let mut unkeyed = Vec::new();
+        for _ in 0..20 {
+            unkeyed.push(producer.send(ProducerRecord::new("d", "u")).await.unwrap());
+        }
+        let mut parts = std::collections::HashSet::new();
+        for d in unkeyed {
+            parts.insert(d.await.unwrap().partition);
+        }
+        assert_eq!(
+            parts.len(),
+            1,
+            "20 small unkeyed records share one sticky partition"
+        );
         producer.close(Duration::from_secs(5)).await.unwrap();
     })
     .await

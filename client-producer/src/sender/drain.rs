@@ -16,9 +16,19 @@ use crate::error::ProducerError;
 /// How far ahead to sleep when nothing is due.
 const IDLE: Duration = Duration::from_secs(3600);
 
-/// Per-partition batches in flight an idempotent producer allows: the
-/// broker remembers the last five batches of a producer per partition.
-const MAX_IDEMPOTENT_IN_FLIGHT: usize = 5;
+/// Per-partition batches in flight an idempotent producer allows.
+///
+/// Java allows 5 (the broker remembers a producer's last five batches per
+/// partition) and relies on the broker refusing a batch whose predecessor
+/// failed (OUT_OF_ORDER_SEQUENCE_NUMBER), then resends both in order; this
+/// producer handles that answer the same way (see `response::classify`).
+/// Against librdkafka's mock cluster, though, pipelined batches behind a
+/// failed one were sometimes written anyway, so records landed out of order
+/// in about one run in three of the exactly-once test. Until that is
+/// understood, one batch per partition is in flight (several partitions
+/// still share each request and up to
+/// `max.in.flight.requests.per.connection` requests go to each broker).
+const MAX_IDEMPOTENT_IN_FLIGHT: usize = 1;
 
 impl Sender {
     /// Expires, routes and sends what is ready; returns when to look again.

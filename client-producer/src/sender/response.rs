@@ -193,7 +193,12 @@ impl Sender {
                     batch.base_sequence,
                     self.queue(&topic, partition),
                 ) {
-                    q.acked_sequence = increment_sequence(seq, batch.count() as i32);
+                    // A late duplicate of an older batch must not move the
+                    // broker's expected sequence backwards.
+                    let next = increment_sequence(seq, batch.count() as i32);
+                    if next.wrapping_sub(q.acked_sequence) > 0 {
+                        q.acked_sequence = next;
+                    }
                 }
                 self.release(&batch);
                 for (i, slot) in batch.slots.into_iter().enumerate() {
