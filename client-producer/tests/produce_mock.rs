@@ -257,3 +257,49 @@ async fn without_idempotence_nothing_is_lost() {
     .await
     .expect("in time");
 }
+
+/// Sends every record to the topic's last partition.
+#[derive(Debug)]
+struct LastPartition;
+
+impl rkafka_client_producer::partitioner::Partitioner for LastPartition {
+    fn partition(
+        &self,
+        _: &str,
+        _: Option<&[u8]>,
+        _: Option<&[u8]>,
+        partitions: i32,
+    ) -> Option<i32> {
+        Some(partitions - 1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_partitioner_decides_unless_the_record_names_a_partition() {
+    rkafka_tests::skip_if_external!("uses a fresh mock topic");
+    let mock = mock(MockConfig::brokers(1).topic("cp", 4, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.partitioner = Some(std::sync::Arc::new(LastPartition));
+        let producer = Producer::connect(cfg).await.unwrap();
+        for key in ["a", "b", "c"] {
+            let m = producer
+                .send(ProducerRecord::new("cp", "v").with_key(key))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(m.partition, 3);
+        }
+        let m = producer
+            .send(ProducerRecord::new("cp", "v").with_partition(1))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(m.partition, 1);
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
