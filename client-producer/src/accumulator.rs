@@ -10,7 +10,9 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rkafka_protocol::records::{Compression, NewRecord, RecordBatchBuilder, RecordsError};
+use rkafka_protocol::records::{
+    Compression, DecodeOptions, Header, NewRecord, RecordBatch, RecordBatchBuilder, RecordsError,
+};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -89,6 +91,61 @@ impl Batch {
         let bytes = builder.transactional(transactional).finish()?;
         self.encoded = Some(bytes.clone());
         Ok(bytes)
+    }
+
+    /// Splits a sent batch the broker refused as too large into two halves
+    /// (Java's `splitAndReenqueue`), re-encoding its records; each half
+    /// keeps its records' delivery slots and age. `Err` gives the batch
+    /// back when it cannot be split (one record, or not encoded yet).
+    pub(crate) fn split(mut self, s: BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
+        let Some(encoded) = self.encoded.clone() else {
+            return Err(Box::new(self));
+        };
+        if self.slots.len() < 2 {
+            return Err(Box::new(self));
+        }
+        let Ok(decoded) = RecordBatch::decode(&mut encoded.clone(), &DecodeOptions::default())
+        else {
+            return Err(Box::new(self));
+        };
+        if decoded.len() != self.slots.len() {
+            return Err(Box::new(self));
+        }
+        let mid = self.slots.len() / 2;
+        let mut halves = [
+            Batch::new(self.created, s.batch_size, s.compression, s.level),
+            Batch::new(self.created, s.batch_size, s.compression, s.level),
+        ];
+        for (i, r) in decoded.records().enumerate() {
+            let headers: Vec<Header> = r
+                .headers()
+                .map(|h| Header::new(h.key().to_vec(), h.value().map(<[u8]>::to_vec)))
+                .collect();
+            let new = NewRecord {
+                timestamp: r.timestamp(),
+                key: r.key(),
+                value: r.value(),
+                headers: &headers,
+            };
+            let half = &mut halves[usize::from(i >= mid)];
+            let Some(builder) = half.builder.as_mut() else {
+                return Err(Box::new(self));
+            };
+            if builder.push(&new).is_err() {
+                return Err(Box::new(self));
+            }
+        }
+        let second_slots = self.slots.split_off(mid);
+        let [mut first, mut second] = halves;
+        first.slots = std::mem::take(&mut self.slots);
+        second.slots = second_slots;
+        first.memory = self.memory / 2;
+        second.memory = self.memory - first.memory;
+        for h in [&mut first, &mut second] {
+            h.closed = true;
+            h.attempts = self.attempts;
+        }
+        Ok((first, second))
     }
 
     /// Fails every record of the batch with `err`.

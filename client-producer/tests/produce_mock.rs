@@ -303,3 +303,45 @@ async fn a_custom_partitioner_decides_unless_the_record_names_a_partition() {
     .await
     .expect("in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_as_too_large_is_split_and_every_record_delivered() {
+    rkafka_tests::skip_if_external!("injects errors into the mock");
+    let mock = mock(MockConfig::brokers(1).topic("split", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.linger = Duration::from_millis(200);
+        let producer = Producer::connect(cfg).await.unwrap();
+        // Metadata and connection first, so the 64 records share one batch.
+        producer
+            .send(ProducerRecord::new("split", "warm"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        control(&mock, "errors 0 MESSAGE_TOO_LARGE MESSAGE_TOO_LARGE").await;
+        let mut ds = Vec::new();
+        for i in 0..64 {
+            let r =
+                ProducerRecord::new("split", format!("s{i}")).with_header("i", Some(i.to_string()));
+            ds.push(producer.send(r).await.unwrap());
+        }
+        let mut offsets = Vec::new();
+        for d in ds {
+            offsets.push(d.await.expect("delivered after the split").offset);
+        }
+        offsets.sort();
+        assert_eq!(offsets, (1..=64).collect::<Vec<i64>>());
+        let back = fetch_all(&reader(mock.bootstrap()).await, "split", 0).await;
+        let values: Vec<String> = back
+            .iter()
+            .skip(1)
+            .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+            .collect();
+        let want: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
+        assert_eq!(values, want, "split halves keep the order");
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}

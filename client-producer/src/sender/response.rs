@@ -23,6 +23,9 @@ pub(crate) enum Outcome {
     Retry { refresh: bool },
     /// Send again after bumping the producer epoch (KIP-360).
     BumpAndRetry,
+    /// Too large for the broker: split in two and resend, or fail a
+    /// single record with this error.
+    Split(ProducerError),
     /// Give up with this error.
     Fail(ProducerError),
 }
@@ -77,6 +80,14 @@ pub(crate) fn classify(
             ) || c == ErrorCode(74)
                 || c == ErrorCode(75),
         },
+        code @ (ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE) => {
+            Outcome::Split(ProducerError::Kafka {
+                topic: topic.to_owned(),
+                partition,
+                code,
+                message: resp.error_message.clone(),
+            })
+        }
         code => {
             let mut message = resp.error_message.clone();
             if message.is_none() {
@@ -232,6 +243,17 @@ impl Sender {
                 }
                 self.retry(&topic, partition, batch);
             }
+            Outcome::Split(err) => match self.split(&topic, partition, batch) {
+                Ok(()) => {}
+                Err(batch) => self.settle(
+                    Sent {
+                        topic,
+                        partition,
+                        batch: *batch,
+                    },
+                    Outcome::Fail(err),
+                ),
+            },
             Outcome::Fail(err) => {
                 if let ProducerError::Fenced { .. } = err {
                     if let Some(t) = &mut self.txn {
@@ -243,6 +265,30 @@ impl Sender {
                 self.fail_batch(batch, &err);
             }
         }
+    }
+
+    /// Splits a batch refused as too large and puts both halves first in
+    /// its queue, to be numbered afresh: the broker refused the batch, so
+    /// its sequence is the next one the broker expects. Gives the batch
+    /// back when it cannot be split, or when other batches of the partition
+    /// already hold later sequences (they would have to be renumbered).
+    fn split(&mut self, topic: &str, partition: i32, batch: Batch) -> Result<(), Box<Batch>> {
+        let settings = self.settings;
+        let Some(q) = self.queue(topic, partition) else {
+            return Err(Box::new(batch));
+        };
+        let numbered = batch.base_sequence.is_some();
+        if numbered && (q.in_flight > 0 || q.batches.iter().any(|b| b.base_sequence.is_some())) {
+            return Err(Box::new(batch));
+        }
+        let seq = batch.base_sequence;
+        let (first, second) = batch.split(settings)?;
+        if let Some(seq) = seq {
+            q.next_sequence = seq;
+        }
+        q.batches.push_front(second);
+        q.batches.push_front(first);
+        Ok(())
     }
 
     fn retry(&mut self, topic: &str, partition: i32, mut batch: Batch) {
@@ -409,7 +455,7 @@ mod tests {
                 false,
                 &resp(ErrorCode::MESSAGE_TOO_LARGE)
             ),
-            Outcome::Fail(ProducerError::Kafka {
+            Outcome::Split(ProducerError::Kafka {
                 code: ErrorCode::MESSAGE_TOO_LARGE,
                 ..
             })
