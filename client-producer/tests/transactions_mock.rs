@@ -1,7 +1,8 @@
 //! Transactions on librdkafka's mock cluster: commit and abort write the
 //! right control markers (seen in a raw fetch) and records outside a
-//! transaction are refused. `send_offsets_to_transaction` runs against
-//! Tansu: the mock acknowledges TxnOffsetCommit without storing the offsets.
+//! transaction are refused. `send_offsets_to_transaction` and fencing run
+//! against Tansu: the mock acknowledges TxnOffsetCommit without storing the
+//! offsets, and accepts an older producer epoch.
 
 mod common;
 
@@ -204,6 +205,53 @@ async fn calls_in_the_wrong_state_are_typed_errors() {
             plain.init_transactions().await,
             Err(ProducerError::Config(_))
         ));
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_producer_with_the_same_id_fences_the_older_one_on_tansu() {
+    rkafka_tests::skip_if_external!("starts its own Tansu");
+    let tansu = Tansu::start().unwrap_or_else(|e| panic!("{e}"));
+    let bootstrap = tansu.bootstrap();
+    tokio::time::timeout(LIMIT, async {
+        let admin = Admin::connect(
+            ClientConfig::builder()
+                .bootstrap_servers(bootstrap.clone())
+                .default_api_timeout(Duration::from_secs(20))
+                .build(),
+        )
+        .await
+        .expect("admin");
+        admin
+            .create_topics(&[NewTopic::new("fence", 1, 1)], false)
+            .await
+            .expect("topic");
+        let old = transactional(&bootstrap, "txn-fence").await;
+        old.begin_transaction().await.unwrap();
+        // A second instance takes over the transactional id (new epoch).
+        let new = transactional(&bootstrap, "txn-fence").await;
+        // The old one's records are refused with a typed error. (The mock
+        // cluster does not fence: it accepts the old epoch; Tansu does.)
+        let late = old
+            .send(ProducerRecord::new("fence", "late").with_partition(0))
+            .await
+            .unwrap()
+            .await;
+        assert!(
+            matches!(late, Err(ProducerError::Fenced { .. })),
+            "{late:?}"
+        );
+        let commit = old.commit_transaction().await;
+        assert!(
+            matches!(commit, Err(ProducerError::Fenced { .. })),
+            "{commit:?}"
+        );
+        // The new one works.
+        new.begin_transaction().await.unwrap();
+        send_n(&new, "fence", 0, "n", 2).await;
+        new.commit_transaction().await.unwrap();
     })
     .await
     .expect("in time");
