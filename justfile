@@ -61,3 +61,9 @@ fuzz-seeds:
 # 1 and 2 consumers, records produced while consumed (see benches/perf/SHARE.md).
 share-perf records="100000": peers
     cd benches/perf && cargo run --release --bin share_perf -- {{records}}
+
+# Producer perf: rkafka beside rust-rdkafka and rskafka on the mock cluster, each client in
+# its own process (benches/perf is its own workspace: only this builds librdkafka).
+# E.g. `just perf --num-records 2000000 --record-size 100`; results: benches/perf/PRODUCER.md.
+perf *args: peers
+    cd benches/perf && cargo run --release --bin producer-perf -- compare {{args}}

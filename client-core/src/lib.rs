@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod group_metadata;
 pub mod metadata;
 pub mod net;
 pub mod retry;

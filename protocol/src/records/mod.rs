@@ -30,6 +30,7 @@ mod error;
 mod fetch;
 mod header;
 mod record;
+mod restamp;
 mod view;
 
 pub use batch::{
@@ -44,4 +45,5 @@ pub use error::RecordsError;
 pub use fetch::{FetchBatches, Incomplete, RawBatch};
 pub use header::Header;
 pub use record::Record;
+pub use restamp::restamp;
 pub use view::{HeaderRef, Headers, RecordRef, Records};

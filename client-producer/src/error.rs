@@ -1,0 +1,134 @@
+//! The producer's errors: one typed value per record, saying what to do.
+
+use std::fmt;
+use std::time::Duration;
+
+use rkafka_protocol::ErrorCode;
+
+/// Why a send, a delivery or a transaction call failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ProducerError {
+    /// The producer was closed; nothing more can be sent.
+    Closed,
+    /// `buffer.memory` stayed full for `max.block.ms`: the cluster does not
+    /// keep up (or is unreachable). Retry later or raise the limits.
+    BufferExhausted {
+        /// How long `send` waited.
+        waited: Duration,
+    },
+    /// The record alone exceeds `max.request.size` or `buffer.memory`.
+    RecordTooLarge {
+        /// Its estimated encoded size.
+        size: usize,
+        /// The limit it exceeds.
+        max: usize,
+    },
+    /// The record was not acknowledged within `delivery.timeout.ms`.
+    DeliveryTimeout {
+        /// `delivery.timeout.ms`.
+        after: Duration,
+    },
+    /// The topic has no such partition, or the partitioner chose one out of range.
+    InvalidPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// The partitions the topic has.
+        partitions: i32,
+    },
+    /// The broker refused the record's batch with a non-retriable error.
+    Kafka {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The broker's error code.
+        code: ErrorCode,
+        /// The broker's message, if any.
+        message: Option<String>,
+    },
+    /// Another producer with the same `transactional.id` (or a newer epoch)
+    /// took over: this producer can only be closed.
+    Fenced {
+        /// What found out.
+        what: String,
+    },
+    /// A transaction call made in the wrong state (send before
+    /// `begin_transaction`, commit without one, ...), or a transaction that
+    /// must be aborted.
+    Transaction {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The configuration is inconsistent.
+    Config(String),
+    /// A request failed in the core client (connection, timeout, routing).
+    Client(rkafka_client_core::Error),
+}
+
+impl fmt::Display for ProducerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => write!(f, "the producer is closed; create a new one to send"),
+            Self::BufferExhausted { waited } => write!(
+                f,
+                "buffer.memory stayed full for {waited:?} (max.block.ms): the cluster is not \
+                 keeping up or is unreachable"
+            ),
+            Self::RecordTooLarge { size, max } => write!(
+                f,
+                "the record is about {size} bytes, over the {max}-byte limit \
+                 (max.request.size / buffer.memory)"
+            ),
+            Self::DeliveryTimeout { after } => write!(
+                f,
+                "the record was not acknowledged within delivery.timeout.ms ({after:?})"
+            ),
+            Self::InvalidPartition {
+                topic,
+                partition,
+                partitions,
+            } => write!(
+                f,
+                "topic {topic} has {partitions} partitions; partition {partition} does not exist"
+            ),
+            Self::Kafka {
+                topic,
+                partition,
+                code,
+                message,
+            } => {
+                write!(f, "Produce to {topic}-{partition} failed: {code:?}")?;
+                if let Some(m) = message {
+                    write!(f, " ({m})")?;
+                }
+                Ok(())
+            }
+            Self::Fenced { what } => write!(
+                f,
+                "{what}: this producer was fenced by a newer instance with the same \
+                 transactional.id; close it"
+            ),
+            Self::Transaction { reason } => write!(f, "transaction: {reason}"),
+            Self::Config(reason) => write!(f, "invalid producer config: {reason}"),
+            Self::Client(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProducerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Client(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rkafka_client_core::Error> for ProducerError {
+    fn from(e: rkafka_client_core::Error) -> Self {
+        Self::Client(e)
+    }
+}

@@ -1,0 +1,261 @@
+//! The producer handle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rkafka_client_core::Client;
+use rkafka_protocol::ErrorCode;
+use tokio::sync::{mpsc, oneshot, Semaphore, TryAcquireError};
+use tokio::time::Instant;
+
+use crate::config::ProducerConfig;
+use crate::delivery::DeliveryFuture;
+use crate::error::ProducerError;
+use crate::record::ProducerRecord;
+use crate::sender::{init_producer_id, Msg, Pending, Sender};
+
+/// A Kafka producer. Cheap to clone; all clones feed one background sender
+/// task, which flushes what is buffered and stops when the last clone is
+/// dropped or [`Producer::close`] is called.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rkafka_client_producer::ProducerError> {
+/// use rkafka_client_producer::{Producer, ProducerConfig, ProducerRecord};
+///
+/// let producer = Producer::connect(
+///     ProducerConfig::builder().bootstrap_servers("localhost:9092").build(),
+/// )
+/// .await?;
+/// let delivery = producer
+///     .send(ProducerRecord::new("events", "hello").with_key("k"))
+///     .await?;
+/// let written = delivery.await?;
+/// println!("partition {} offset {}", written.partition, written.offset);
+/// producer.close(std::time::Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tx: mpsc::UnboundedSender<Msg>,
+    client: Client,
+    memory: Arc<Semaphore>,
+    cfg: Arc<ProducerConfig>,
+}
+
+impl Producer {
+    /// A config builder; pass the result to [`Producer::connect`].
+    pub fn builder() -> crate::config::ProducerConfigBuilder {
+        ProducerConfig::builder()
+    }
+
+    /// Connects to the cluster and, for an idempotent producer without a
+    /// `transactional.id`, obtains its producer id.
+    ///
+    /// # Errors
+    /// [`ProducerError::Config`] for inconsistent settings; connection and
+    /// request errors.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: nothing is started until it returns.
+    pub async fn connect(cfg: ProducerConfig) -> Result<Self, ProducerError> {
+        cfg.validate()?;
+        let client = Client::connect(cfg.client_config()).await?;
+        Self::with_client(client, cfg).await
+    }
+
+    /// As [`Producer::connect`], on an existing client (sharing its
+    /// connections and metadata).
+    ///
+    /// # Errors
+    /// As [`Producer::connect`].
+    pub async fn with_client(client: Client, cfg: ProducerConfig) -> Result<Self, ProducerError> {
+        cfg.validate()?;
+        let producer = if cfg.idempotence() && cfg.transactional_id.is_none() {
+            let timeout = cfg.transaction_timeout.as_millis().min(i32::MAX as u128) as i32;
+            Some(init_producer_id(&client, None, timeout, None).await?)
+        } else {
+            None
+        };
+        let cfg = Arc::new(cfg);
+        let memory = Arc::new(Semaphore::new(
+            cfg.buffer_memory.min(Semaphore::MAX_PERMITS),
+        ));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sender = Sender::new(client.clone(), cfg.clone(), rx, memory.clone(), producer);
+        tokio::spawn(sender.run());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tx,
+                client,
+                memory,
+                cfg,
+            }),
+        })
+    }
+
+    /// Accepts `record` into the buffer and returns a future for its
+    /// delivery. Waits (without blocking a thread) while `buffer.memory`
+    /// is full or the topic's metadata is unknown, for at most
+    /// `max.block.ms`.
+    ///
+    /// # Errors
+    /// [`ProducerError::RecordTooLarge`] for a record over
+    /// `max.request.size` or `buffer.memory`; [`ProducerError::BufferExhausted`]
+    /// after `max.block.ms`; [`ProducerError::Closed`] after `close`; metadata
+    /// errors for an unknown topic. Errors after acceptance come through the
+    /// [`DeliveryFuture`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a cancelled call has not sent the record.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
+        let cfg = &self.inner.cfg;
+        let size = record.estimated_size();
+        let max = cfg.max_request_size.min(cfg.buffer_memory);
+        if size > max {
+            return Err(ProducerError::RecordTooLarge { size, max });
+        }
+        // The clock is read only when something must wait: reading it for
+        // every record cost more than the rest of this fast path.
+        let mut deadline = None;
+        if !self.topic_known(&record) {
+            let d = Instant::now() + cfg.max_block;
+            deadline = Some(d);
+            self.wait_for_topic(&record, d).await?;
+        }
+        let memory = size.saturating_add(crate::record::RECORD_OVERHEAD);
+        let permits = u32::try_from(memory.min(cfg.buffer_memory)).unwrap_or(u32::MAX);
+        match self.inner.memory.try_acquire_many(permits) {
+            Ok(p) => p.forget(),
+            Err(TryAcquireError::Closed) => return Err(ProducerError::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                let deadline = deadline.unwrap_or_else(|| Instant::now() + cfg.max_block);
+                let wait =
+                    tokio::time::timeout_at(deadline, self.inner.memory.acquire_many(permits));
+                match wait.await {
+                    Ok(Ok(p)) => p.forget(),
+                    Ok(Err(_)) => return Err(ProducerError::Closed),
+                    Err(_) => {
+                        return Err(ProducerError::BufferExhausted {
+                            waited: cfg.max_block,
+                        })
+                    }
+                }
+            }
+        }
+        let (reply, rx) = oneshot::channel();
+        let pending = Pending {
+            record,
+            reply,
+            memory: permits as usize,
+        };
+        if self.inner.tx.send(Msg::Record(pending)).is_err() {
+            self.inner.memory.add_permits(permits as usize);
+            return Err(ProducerError::Closed);
+        }
+        Ok(DeliveryFuture { rx })
+    }
+
+    fn topic_known(&self, record: &ProducerRecord) -> bool {
+        self.inner
+            .client
+            .metadata()
+            .topic(&record.topic)
+            .is_some_and(|t| !t.partitions.is_empty())
+    }
+
+    /// Waits until the topic is in the metadata (refreshing it), as Java's
+    /// `send` waits for metadata within `max.block.ms`.
+    async fn wait_for_topic(
+        &self,
+        record: &ProducerRecord,
+        deadline: Instant,
+    ) -> Result<(), ProducerError> {
+        let known = |c: &Client| {
+            c.metadata()
+                .topic(&record.topic)
+                .is_some_and(|t| !t.partitions.is_empty())
+        };
+        let client = &self.inner.client;
+        if known(client) {
+            return Ok(());
+        }
+        let topics = [record.topic.to_string()];
+        loop {
+            match tokio::time::timeout_at(deadline, client.refresh_metadata(&topics)).await {
+                Err(_) => break,
+                Ok(Err(e)) if Instant::now() >= deadline => return Err(e.into()),
+                _ => {}
+            }
+            if known(client) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(self.inner.cfg.retry_backoff).await;
+        }
+        Err(ProducerError::Kafka {
+            topic: record.topic.to_string(),
+            partition: record.partition.unwrap_or(-1),
+            code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+            message: Some(format!(
+                "topic not in metadata after max.block.ms ({:?})",
+                self.inner.cfg.max_block
+            )),
+        })
+    }
+
+    /// Sends every buffered record now (ignoring `linger.ms`) and waits
+    /// until each record accepted before this call is complete.
+    ///
+    /// # Errors
+    /// [`ProducerError::Closed`] when the producer is closed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn flush(&self) -> Result<(), ProducerError> {
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Flush(reply))?;
+        rx.await.map_err(|_| ProducerError::Closed)
+    }
+
+    /// Stops accepting records, sends what is buffered and waits for it for
+    /// at most `timeout`; records still incomplete then fail with
+    /// [`ProducerError::Closed`]. Sends after this fail with
+    /// [`ProducerError::Closed`].
+    ///
+    /// # Errors
+    /// [`ProducerError::Closed`] when already closed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: closing continues in the background.
+    pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Close {
+            deadline: Instant::now() + timeout,
+            reply,
+        })?;
+        // The task fails what is left at the deadline, then answers.
+        let _ = rx.await;
+        Ok(())
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.cfg
+    }
+
+    /// The core client the producer sends through.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    pub(crate) fn command(&self, msg: Msg) -> Result<(), ProducerError> {
+        self.inner.tx.send(msg).map_err(|_| ProducerError::Closed)
+    }
+}

@@ -1,0 +1,221 @@
+//! The requests the sender task issues, as futures it polls itself.
+//!
+//! Each returns what the task needs to update its state; none touches that
+//! state, so they can be polled concurrently without sharing anything.
+
+use bytes::BytesMut;
+use rkafka_client_core::broker::ConnPurpose;
+use rkafka_client_core::retry::{classify_code, classify_error, RetryAction, RetryBackoff};
+use rkafka_client_core::{Client, CoordinatorKind, Error, Target};
+use rkafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+use rkafka_protocol::messages::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, InitProducerIdRequest,
+    InitProducerIdResponse, ProduceRequest, ProduceResponse, RequestHeader,
+};
+use rkafka_protocol::{ErrorCode, Message, Request};
+use tokio::time::Instant;
+
+use crate::error::ProducerError;
+
+/// The highest Produce version used: v13 names topics by id only and v12
+/// is transaction v2 (KIP-890), which this producer does not drive yet.
+const MAX_PRODUCE_VERSION: i16 = 11;
+
+/// Sends one Produce request to broker `broker`. `Ok(None)` for `acks=0`,
+/// which the broker does not answer.
+pub(crate) async fn produce(
+    client: Client,
+    broker: i32,
+    req: ProduceRequest,
+    deadline: Instant,
+) -> Result<Option<ProduceResponse>, Error> {
+    let b = client
+        .broker_for(&Target::Broker(broker), ConnPurpose::Produce, deadline)
+        .await?;
+    let conn = b.connection().await?;
+    let version = conn
+        .version_for::<ProduceRequest>()?
+        .min(MAX_PRODUCE_VERSION);
+    if req.acks != 0 {
+        return conn.send_version(req, version).await.map(Some);
+    }
+    // acks=0: no response frame comes back, so the typed path (which waits
+    // for one) cannot be used; encode the frame here.
+    let hv = ProduceRequest::request_header_version(version);
+    let header = RequestHeader::default()
+        .with_request_api_key(ProduceRequest::API_KEY as i16)
+        .with_request_api_version(version)
+        .with_client_id(Some(client.config().connection().client_id));
+    let mut buf = BytesMut::with_capacity(header.encoded_size(hv) + req.encoded_size(version));
+    let what = || format!("Produce v{version}");
+    header
+        .encode(&mut buf, hv)
+        .map_err(|source| Error::Encode {
+            what: what(),
+            source,
+        })?;
+    req.encode(&mut buf, version)
+        .map_err(|source| Error::Encode {
+            what: what(),
+            source,
+        })?;
+    let timeout = client.config().connection().request_timeout;
+    conn.raw().send_frame(buf, false, timeout).await?;
+    Ok(None)
+}
+
+/// Gets a producer id and epoch (InitProducerId). With `current` set, asks
+/// to bump that producer's epoch (KIP-360) instead of a fresh id.
+pub(crate) async fn init_producer_id(
+    client: &Client,
+    transactional_id: Option<&str>,
+    transaction_timeout_ms: i32,
+    current: Option<(i64, i16)>,
+) -> Result<(i64, i16), ProducerError> {
+    let target = match transactional_id {
+        Some(id) => Target::Coordinator {
+            kind: CoordinatorKind::Transaction,
+            key: id.to_owned(),
+        },
+        None => Target::Any,
+    };
+    let (pid, epoch) = current.unwrap_or((-1, -1));
+    let req = InitProducerIdRequest::default()
+        .with_transactional_id(transactional_id.map(str::to_owned))
+        .with_transaction_timeout_ms(transaction_timeout_ms)
+        .with_producer_id(pid)
+        .with_producer_epoch(epoch);
+    let resp: InitProducerIdResponse = client
+        .send_checked(target, req, |r: &InitProducerIdResponse| {
+            ErrorCode(r.error_code)
+        })
+        .await?;
+    match ErrorCode(resp.error_code) {
+        ErrorCode::NONE => Ok((resp.producer_id, resp.producer_epoch)),
+        code @ (ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH) => {
+            Err(ProducerError::Fenced {
+                what: format!("InitProducerId answered {code:?}"),
+            })
+        }
+        code => Err(ProducerError::Transaction {
+            reason: format!("InitProducerId failed: {code:?}"),
+        }),
+    }
+}
+
+/// Adds partitions to the ongoing transaction; returns each partition's
+/// error code.
+pub(crate) async fn add_partitions(
+    client: Client,
+    transactional_id: String,
+    producer: (i64, i16),
+    partitions: Vec<(String, i32)>,
+) -> Result<Vec<(String, i32, ErrorCode)>, Error> {
+    let mut topics: Vec<AddPartitionsToTxnTopic> = Vec::new();
+    for (t, p) in &partitions {
+        match topics.iter_mut().find(|x| &x.name == t) {
+            Some(x) => x.partitions.push(*p),
+            None => topics.push(
+                AddPartitionsToTxnTopic::default()
+                    .with_name(t.clone())
+                    .with_partitions(vec![*p]),
+            ),
+        }
+    }
+    let req = AddPartitionsToTxnRequest::default()
+        .with_v3_and_below_transactional_id(transactional_id.clone())
+        .with_v3_and_below_producer_id(producer.0)
+        .with_v3_and_below_producer_epoch(producer.1)
+        .with_v3_and_below_topics(topics);
+    let resp = send_to_txn_coordinator(&client, &transactional_id, req).await?;
+    let mut out = Vec::new();
+    let results = resp.results_by_topic_v3_and_below.iter().chain(
+        resp.results_by_transaction
+            .iter()
+            .flat_map(|t| t.topic_results.iter()),
+    );
+    for t in results {
+        for p in &t.results_by_partition {
+            out.push((
+                t.name.clone(),
+                p.partition_index,
+                ErrorCode(p.partition_error_code),
+            ));
+        }
+    }
+    if out.is_empty() && resp.error_code != 0 {
+        out = partitions
+            .into_iter()
+            .map(|(t, p)| (t, p, ErrorCode(resp.error_code)))
+            .collect();
+    }
+    Ok(out)
+}
+
+/// Sends AddPartitionsToTxn to the transaction coordinator at version 3 at
+/// most: versions 4+ are the brokers' batched form (KIP-890), which
+/// clients must not send (Tansu drops the connection). `Client::send_built`
+/// always takes the highest common version, hence this small loop, with the
+/// same routing and retry rules.
+async fn send_to_txn_coordinator(
+    client: &Client,
+    transactional_id: &str,
+    req: AddPartitionsToTxnRequest,
+) -> Result<AddPartitionsToTxnResponse, Error> {
+    let cfg = client.config();
+    let deadline = Instant::now() + cfg.default_api_timeout;
+    let mut backoff = RetryBackoff::new(cfg.retry_backoff, cfg.retry_backoff_max, deadline);
+    let kind = CoordinatorKind::Transaction;
+    loop {
+        let attempt = async {
+            let id = client.coordinator(kind, transactional_id).await?;
+            let broker = client
+                .broker_for(&Target::Broker(id), ConnPurpose::Admin, deadline)
+                .await?;
+            let conn = broker.connection().await?;
+            let version = conn.version_for::<AddPartitionsToTxnRequest>()?.min(3);
+            conn.send_version(req.clone(), version).await
+        };
+        let outcome = tokio::time::timeout_at(deadline, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    what: "AddPartitionsToTxn".into(),
+                    after: cfg.default_api_timeout,
+                })
+            });
+        let action = match &outcome {
+            Ok(resp) => classify_code(first_error(resp)),
+            Err(e) => classify_error(e),
+        };
+        if !action.is_retry() {
+            return outcome;
+        }
+        if matches!(
+            action,
+            RetryAction::RediscoverCoordinator | RetryAction::RetryElsewhere
+        ) {
+            client.forget_coordinator(kind, transactional_id);
+        }
+        if !backoff.wait().await {
+            return outcome;
+        }
+    }
+}
+
+fn first_error(r: &AddPartitionsToTxnResponse) -> ErrorCode {
+    if r.error_code != 0 {
+        return ErrorCode(r.error_code);
+    }
+    r.results_by_topic_v3_and_below
+        .iter()
+        .chain(
+            r.results_by_transaction
+                .iter()
+                .flat_map(|t| t.topic_results.iter()),
+        )
+        .flat_map(|t| t.results_by_partition.iter())
+        .map(|p| ErrorCode(p.partition_error_code))
+        .find(|c| *c != ErrorCode::NONE)
+        .unwrap_or(ErrorCode::NONE)
+}

@@ -1,0 +1,464 @@
+//! Acting on Produce responses: completing, retrying or failing batches,
+//! and the idempotence rules that decide between them.
+
+use rkafka_client_core::retry::classify_error;
+use rkafka_client_core::Error;
+use rkafka_protocol::messages::produce_response::PartitionProduceResponse;
+use rkafka_protocol::messages::ProduceResponse;
+use rkafka_protocol::records::restamp;
+use rkafka_protocol::ErrorCode;
+use tokio::time::Instant;
+
+use super::{Bump, Sender, Sent};
+use crate::accumulator::{increment_sequence, Batch};
+use crate::error::ProducerError;
+use crate::record::RecordMetadata;
+
+/// What to do with one batch after its partition's answer.
+#[derive(Debug, Clone)]
+pub(crate) enum Outcome {
+    /// Written (or a duplicate of a written batch) at this base offset.
+    Done { base_offset: i64, append_time: i64 },
+    /// Send again; `refresh` when leadership may have moved.
+    Retry { refresh: bool },
+    /// Send again after bumping the producer epoch (KIP-360).
+    BumpAndRetry,
+    /// Too large for the broker: split in two and resend, or fail a
+    /// single record with this error.
+    Split(ProducerError),
+    /// Give up with this error.
+    Fail(ProducerError),
+}
+
+/// Classifies one partition's answer for a batch (pure: the rules in one
+/// place, tested without a broker). `expected` is the sequence the broker
+/// should expect next for the partition, when idempotent.
+pub(crate) fn classify(
+    topic: &str,
+    partition: i32,
+    batch_sequence: Option<i32>,
+    expected: Option<i32>,
+    transactional: bool,
+    resp: &PartitionProduceResponse,
+) -> Outcome {
+    let code = ErrorCode(resp.error_code);
+    let idempotent = batch_sequence.is_some();
+    match code {
+        ErrorCode::NONE => Outcome::Done {
+            base_offset: resp.base_offset,
+            append_time: resp.log_append_time_ms,
+        },
+        // The broker already has this batch: an earlier attempt got through.
+        ErrorCode::DUPLICATE_SEQUENCE_NUMBER if idempotent => Outcome::Done {
+            base_offset: resp.base_offset,
+            append_time: resp.log_append_time_ms,
+        },
+        // A batch before this one failed or is still in flight: this one
+        // is retried after it, in order.
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER if idempotent && batch_sequence != expected => {
+            Outcome::Retry { refresh: false }
+        }
+        ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID
+            if idempotent && !transactional =>
+        {
+            Outcome::BumpAndRetry
+        }
+        ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
+            Outcome::Fail(ProducerError::Fenced {
+                what: format!("Produce to {topic}-{partition} answered {code:?}"),
+            })
+        }
+        c if c.is_retriable() => Outcome::Retry {
+            refresh: matches!(
+                c,
+                ErrorCode::NOT_LEADER_OR_FOLLOWER
+                    | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                    | ErrorCode::LEADER_NOT_AVAILABLE
+                    | ErrorCode::NOT_ENOUGH_REPLICAS
+                    | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                    | ErrorCode::REPLICA_NOT_AVAILABLE
+            ) || c == ErrorCode(74)
+                || c == ErrorCode(75),
+        },
+        code @ (ErrorCode::MESSAGE_TOO_LARGE | ErrorCode::RECORD_LIST_TOO_LARGE) => {
+            Outcome::Split(ProducerError::Kafka {
+                topic: topic.to_owned(),
+                partition,
+                code,
+                message: resp.error_message.clone(),
+            })
+        }
+        code => {
+            let mut message = resp.error_message.clone();
+            if message.is_none() {
+                message = resp
+                    .record_errors
+                    .first()
+                    .and_then(|e| e.batch_index_error_message.clone());
+            }
+            Outcome::Fail(ProducerError::Kafka {
+                topic: topic.to_owned(),
+                partition,
+                code,
+                message,
+            })
+        }
+    }
+}
+
+impl Sender {
+    pub(super) fn on_produced(
+        &mut self,
+        batches: Vec<Sent>,
+        result: Result<Option<ProduceResponse>, Error>,
+    ) {
+        let transactional = self.txn.is_some();
+        match result {
+            Ok(Some(resp)) => {
+                for sent in batches {
+                    let found = resp
+                        .responses
+                        .iter()
+                        .filter(|t| *t.name == *sent.topic || t.name.is_empty())
+                        .flat_map(|t| t.partition_responses.iter())
+                        .find(|p| p.index == sent.partition);
+                    let outcome = match found {
+                        Some(p) => {
+                            let expected = self
+                                .queue(&sent.topic, sent.partition)
+                                .map(|q| q.acked_sequence);
+                            classify(
+                                &sent.topic,
+                                sent.partition,
+                                sent.batch.base_sequence,
+                                expected.filter(|_| self.idempotent),
+                                transactional,
+                                p,
+                            )
+                        }
+                        // A broker that leaves a partition out did not write it.
+                        None => Outcome::Retry { refresh: true },
+                    };
+                    self.settle(sent, outcome);
+                }
+            }
+            Ok(None) => {
+                for sent in batches {
+                    self.settle(
+                        sent,
+                        Outcome::Done {
+                            base_offset: -1,
+                            append_time: -1,
+                        },
+                    );
+                }
+            }
+            Err(e) => {
+                let retry = classify_error(&e).is_retry()
+                    || matches!(
+                        e,
+                        Error::Timeout { .. }
+                            | Error::Io { .. }
+                            | Error::ConnectionClosed { .. }
+                            | Error::NotSent { .. }
+                    );
+                for sent in batches {
+                    let outcome = if retry {
+                        Outcome::Retry { refresh: true }
+                    } else {
+                        Outcome::Fail(ProducerError::Client(e.clone()))
+                    };
+                    self.settle(sent, outcome);
+                }
+            }
+        }
+    }
+
+    fn queue(
+        &mut self,
+        topic: &str,
+        partition: i32,
+    ) -> Option<&mut crate::accumulator::PartitionQueue> {
+        self.topics
+            .get_mut(topic)
+            .and_then(|t| t.queues.get_mut(usize::try_from(partition).ok()?))
+    }
+
+    fn settle(&mut self, sent: Sent, outcome: Outcome) {
+        let Sent {
+            topic,
+            partition,
+            batch,
+        } = sent;
+        let idempotent = self.idempotent;
+        if let Some(q) = self.queue(&topic, partition) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+        }
+        match outcome {
+            Outcome::Done {
+                base_offset,
+                append_time,
+            } => {
+                if let (true, Some(seq), Some(q)) = (
+                    idempotent,
+                    batch.base_sequence,
+                    self.queue(&topic, partition),
+                ) {
+                    // A late duplicate of an older batch must not move the
+                    // broker's expected sequence backwards.
+                    let next = increment_sequence(seq, batch.count() as i32);
+                    if next.wrapping_sub(q.acked_sequence) > 0 {
+                        q.acked_sequence = next;
+                    }
+                }
+                self.release(&batch);
+                for (i, slot) in batch.slots.into_iter().enumerate() {
+                    let offset = if base_offset >= 0 {
+                        base_offset + i as i64
+                    } else {
+                        -1
+                    };
+                    let timestamp = if append_time >= 0 {
+                        append_time
+                    } else {
+                        slot.timestamp
+                    };
+                    let _ = slot.reply.send(Ok(RecordMetadata {
+                        topic: topic.clone(),
+                        partition,
+                        offset,
+                        timestamp,
+                    }));
+                }
+            }
+            Outcome::Retry { refresh } => {
+                if refresh {
+                    self.refresh();
+                }
+                self.retry(&topic, partition, batch);
+            }
+            Outcome::BumpAndRetry => {
+                if self.bump == Bump::No {
+                    self.bump = Bump::Wanted;
+                }
+                self.retry(&topic, partition, batch);
+            }
+            Outcome::Split(err) => match self.split(&topic, partition, batch) {
+                Ok(()) => {}
+                Err(batch) => self.settle(
+                    Sent {
+                        topic,
+                        partition,
+                        batch: *batch,
+                    },
+                    Outcome::Fail(err),
+                ),
+            },
+            Outcome::Fail(err) => {
+                if let ProducerError::Fenced { .. } = err {
+                    if let Some(t) = &mut self.txn {
+                        t.fatal(err.clone());
+                    }
+                } else if let Some(t) = &mut self.txn {
+                    t.abortable(err.clone());
+                }
+                self.fail_batch(batch, &err);
+            }
+        }
+    }
+
+    /// Splits a batch refused as too large and puts both halves first in
+    /// its queue, to be numbered afresh: the broker refused the batch, so
+    /// its sequence is the next one the broker expects. Gives the batch
+    /// back when it cannot be split, or when other batches of the partition
+    /// already hold later sequences (they would have to be renumbered).
+    fn split(&mut self, topic: &str, partition: i32, batch: Batch) -> Result<(), Box<Batch>> {
+        let settings = self.settings;
+        let Some(q) = self.queue(topic, partition) else {
+            return Err(Box::new(batch));
+        };
+        let numbered = batch.base_sequence.is_some();
+        if numbered && (q.in_flight > 0 || q.batches.iter().any(|b| b.base_sequence.is_some())) {
+            return Err(Box::new(batch));
+        }
+        let seq = batch.base_sequence;
+        let (first, second) = batch.split(settings)?;
+        if let Some(seq) = seq {
+            q.next_sequence = seq;
+        }
+        q.batches.push_front(second);
+        q.batches.push_front(first);
+        Ok(())
+    }
+
+    fn retry(&mut self, topic: &str, partition: i32, mut batch: Batch) {
+        let now = Instant::now();
+        if now >= batch.created + self.cfg.delivery_timeout {
+            let err = ProducerError::DeliveryTimeout {
+                after: self.cfg.delivery_timeout,
+            };
+            if batch.base_sequence.is_some() && self.txn.is_none() {
+                self.bump = Bump::Wanted;
+            }
+            self.fail_batch(batch, &err);
+            return;
+        }
+        batch.attempts += 1;
+        batch.retry_at = Some(now + self.backoff(batch.attempts));
+        match self.queue(topic, partition) {
+            Some(q) => q.requeue(batch),
+            None => self.fail_batch(batch, &ProducerError::Closed),
+        }
+    }
+
+    /// A new epoch (or producer id): every batch still queued is renumbered
+    /// from sequence 0, in order, per partition.
+    pub(super) fn on_bumped(&mut self, result: Result<(i64, i16), ProducerError>) {
+        let (id, epoch) = match result {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not bump the producer epoch; retrying");
+                self.bump_failures = self.bump_failures.saturating_add(1);
+                self.bump = Bump::Wanted;
+                return;
+            }
+        };
+        self.bump_failures = 0;
+        tracing::info!(producer_id = id, epoch, "producer epoch bumped (KIP-360)");
+        self.producer = Some((id, epoch));
+        self.bump = Bump::No;
+        let mut failed = Vec::new();
+        for t in self.topics.values_mut() {
+            for q in &mut t.queues {
+                let mut seq = 0i32;
+                for b in q.batches.iter_mut() {
+                    if b.base_sequence.is_none() {
+                        continue;
+                    }
+                    if let Some(enc) = &b.encoded {
+                        let mut bytes = enc.to_vec();
+                        if restamp(&mut bytes, id, epoch, seq).is_err() {
+                            failed.push(b.base_sequence);
+                            continue;
+                        }
+                        b.encoded = Some(bytes.into());
+                    }
+                    b.base_sequence = Some(seq);
+                    b.retry_at = None;
+                    seq = increment_sequence(seq, b.count() as i32);
+                }
+                q.next_sequence = seq;
+                q.acked_sequence = 0;
+            }
+        }
+        debug_assert!(failed.is_empty(), "our own batches always restamp");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(code: ErrorCode) -> PartitionProduceResponse {
+        PartitionProduceResponse::default()
+            .with_error_code(code.0)
+            .with_base_offset(42)
+            .with_log_append_time_ms(-1)
+    }
+
+    #[test]
+    fn duplicates_are_success_when_idempotent() {
+        let o = classify(
+            "t",
+            0,
+            Some(5),
+            Some(10),
+            false,
+            &resp(ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
+        );
+        assert!(matches!(
+            o,
+            Outcome::Done {
+                base_offset: 42,
+                ..
+            }
+        ));
+        let o = classify(
+            "t",
+            0,
+            None,
+            None,
+            false,
+            &resp(ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
+        );
+        assert!(matches!(o, Outcome::Fail(_)));
+    }
+
+    #[test]
+    fn out_of_order_behind_a_failed_batch_is_retried_else_epoch_bump() {
+        let ooo = resp(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        assert!(matches!(
+            classify("t", 0, Some(10), Some(5), false, &ooo),
+            Outcome::Retry { refresh: false }
+        ));
+        assert!(matches!(
+            classify("t", 0, Some(5), Some(5), false, &ooo),
+            Outcome::BumpAndRetry
+        ));
+        assert!(matches!(
+            classify("t", 0, Some(5), Some(5), true, &ooo),
+            Outcome::Fail(ProducerError::Kafka { .. })
+        ));
+        assert!(matches!(
+            classify(
+                "t",
+                0,
+                Some(5),
+                Some(5),
+                false,
+                &resp(ErrorCode::UNKNOWN_PRODUCER_ID)
+            ),
+            Outcome::BumpAndRetry
+        ));
+    }
+
+    #[test]
+    fn leadership_errors_refresh_and_fencing_is_typed() {
+        assert!(matches!(
+            classify(
+                "t",
+                0,
+                None,
+                None,
+                false,
+                &resp(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+            ),
+            Outcome::Retry { refresh: true }
+        ));
+        assert!(matches!(
+            classify(
+                "t",
+                0,
+                Some(1),
+                Some(1),
+                true,
+                &resp(ErrorCode::PRODUCER_FENCED)
+            ),
+            Outcome::Fail(ProducerError::Fenced { .. })
+        ));
+        assert!(matches!(
+            classify(
+                "t",
+                0,
+                None,
+                None,
+                false,
+                &resp(ErrorCode::MESSAGE_TOO_LARGE)
+            ),
+            Outcome::Split(ProducerError::Kafka {
+                code: ErrorCode::MESSAGE_TOO_LARGE,
+                ..
+            })
+        ));
+    }
+}

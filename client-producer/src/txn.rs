@@ -1,0 +1,467 @@
+//! Transactions: the state the sender task keeps, and the handle's calls.
+//!
+//! The sender task owns the phase (ready, in a transaction, ending, failed)
+//! and which partitions were added, because it must check both for every
+//! record and batch. The handle's calls (`init_transactions`, `commit`...)
+//! are sequences of coordinator round trips that need no producer state in
+//! between, so the handle makes them itself and tells the task what changed
+//! through [`TxnMsg`].
+
+use std::collections::BTreeMap;
+
+use rkafka_client_core::group_metadata::ConsumerGroupMetadata;
+use rkafka_client_core::CoordinatorKind;
+use rkafka_client_core::Target;
+use rkafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
+use rkafka_protocol::messages::{
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, EndTxnRequest, EndTxnResponse,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+};
+use rkafka_protocol::ErrorCode;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::error::ProducerError;
+use crate::producer::Producer;
+use crate::sender::{init_producer_id, Msg, Sender};
+
+/// Where a transactional producer is.
+#[derive(Debug, Clone)]
+enum Phase {
+    Uninitialized,
+    Ready,
+    InTransaction,
+    Ending,
+    /// A record failed: only `abort_transaction` helps.
+    Abortable(ProducerError),
+    /// Fenced: only closing helps.
+    Fatal(ProducerError),
+}
+
+/// The sender task's transaction state.
+#[derive(Debug)]
+pub(crate) struct TxnState {
+    /// `transactional.id`.
+    pub(crate) id: String,
+    phase: Phase,
+    /// The coordinator knows the transaction (partitions or offsets added).
+    started: bool,
+}
+
+/// The producer id and epoch, and whether the coordinator knows the
+/// transaction (so EndTxn must be sent).
+pub(crate) type EndInfo = ((i64, i16), bool);
+
+/// What the handle's transaction calls tell or ask the sender task.
+#[derive(Debug)]
+pub(crate) enum TxnMsg {
+    Initialized {
+        producer: (i64, i16),
+        reply: oneshot::Sender<()>,
+    },
+    Begin(oneshot::Sender<Result<(), ProducerError>>),
+    /// The producer id for `send_offsets_to_transaction` (which starts the
+    /// transaction on the coordinator).
+    Info(oneshot::Sender<Result<(i64, i16), ProducerError>>),
+    /// Commit or abort begins: the producer id and whether EndTxn is needed.
+    PrepareEnd {
+        commit: bool,
+        reply: oneshot::Sender<Result<EndInfo, ProducerError>>,
+    },
+    Ended {
+        result: Result<(), ProducerError>,
+        reply: oneshot::Sender<()>,
+    },
+}
+
+impl TxnState {
+    pub(crate) fn new(id: String) -> Self {
+        Self {
+            id,
+            phase: Phase::Uninitialized,
+            started: false,
+        }
+    }
+
+    /// Why a record cannot be sent now, if it cannot.
+    pub(crate) fn send_error(&self) -> Option<ProducerError> {
+        match &self.phase {
+            Phase::InTransaction => None,
+            Phase::Abortable(e) => Some(ProducerError::Transaction {
+                reason: format!("the transaction must be aborted after an earlier error: {e}"),
+            }),
+            Phase::Fatal(e) => Some(e.clone()),
+            Phase::Uninitialized => Some(not_in("call init_transactions first")),
+            Phase::Ready | Phase::Ending => Some(not_in("call begin_transaction first")),
+        }
+    }
+
+    /// A record of the transaction failed: it can only be aborted now.
+    pub(crate) fn abortable(&mut self, err: ProducerError) {
+        if matches!(self.phase, Phase::InTransaction) {
+            self.phase = Phase::Abortable(err);
+        }
+    }
+
+    /// Fenced: nothing but closing is possible.
+    pub(crate) fn fatal(&mut self, err: ProducerError) {
+        self.phase = Phase::Fatal(err);
+    }
+}
+
+fn not_in(what: &str) -> ProducerError {
+    ProducerError::Transaction {
+        reason: format!("no transaction is open: {what}"),
+    }
+}
+
+impl Sender {
+    pub(crate) fn on_txn(&mut self, msg: TxnMsg) {
+        let Some(txn) = self.txn.as_mut() else {
+            let err = || ProducerError::Config("transactional.id is not set".into());
+            match msg {
+                TxnMsg::Initialized { reply, .. } | TxnMsg::Ended { reply, .. } => {
+                    let _ = reply.send(());
+                }
+                TxnMsg::Begin(r) => drop(r.send(Err(err()))),
+                TxnMsg::Info(r) => drop(r.send(Err(err()))),
+                TxnMsg::PrepareEnd { reply, .. } => drop(reply.send(Err(err()))),
+            }
+            return;
+        };
+        match msg {
+            TxnMsg::Initialized { producer, reply } => {
+                txn.phase = Phase::Ready;
+                txn.started = false;
+                self.producer = Some(producer);
+                for t in self.topics.values_mut() {
+                    for q in &mut t.queues {
+                        q.next_sequence = 0;
+                        q.acked_sequence = 0;
+                        q.in_txn = false;
+                    }
+                }
+                let _ = reply.send(());
+            }
+            TxnMsg::Begin(reply) => {
+                let r = match &txn.phase {
+                    Phase::Ready => {
+                        txn.phase = Phase::InTransaction;
+                        txn.started = false;
+                        Ok(())
+                    }
+                    Phase::Fatal(e) => Err(e.clone()),
+                    Phase::Uninitialized => Err(not_in("call init_transactions first")),
+                    _ => Err(ProducerError::Transaction {
+                        reason: "a transaction is already open".into(),
+                    }),
+                };
+                let _ = reply.send(r);
+            }
+            TxnMsg::Info(reply) => {
+                let r = match (&txn.phase, self.producer) {
+                    (Phase::InTransaction, Some(p)) => {
+                        txn.started = true;
+                        Ok(p)
+                    }
+                    _ => Err(txn.send_error().unwrap_or_else(|| not_in("no producer id"))),
+                };
+                let _ = reply.send(r);
+            }
+            TxnMsg::PrepareEnd { commit, reply } => {
+                let r = match (&txn.phase, self.producer) {
+                    (Phase::Fatal(e), _) => Err(e.clone()),
+                    (Phase::Abortable(e), _) if commit => Err(ProducerError::Transaction {
+                        reason: format!("cannot commit, abort instead: {e}"),
+                    }),
+                    (Phase::InTransaction | Phase::Abortable(_), Some(p)) => {
+                        txn.phase = Phase::Ending;
+                        Ok((p, txn.started))
+                    }
+                    _ => Err(not_in("call begin_transaction first")),
+                };
+                let _ = reply.send(r);
+            }
+            TxnMsg::Ended { result, reply } => {
+                txn.phase = match result {
+                    Ok(()) => Phase::Ready,
+                    Err(e @ ProducerError::Fenced { .. }) => Phase::Fatal(e),
+                    Err(e) => Phase::Abortable(e),
+                };
+                txn.started = false;
+                for t in self.topics.values_mut() {
+                    for q in &mut t.queues {
+                        q.in_txn = false;
+                    }
+                }
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    pub(crate) fn on_partitions_added(
+        &mut self,
+        result: Result<Vec<(String, i32, ErrorCode)>, rkafka_client_core::Error>,
+    ) {
+        self.adding = false;
+        let retry_at = Instant::now()
+            + self
+                .cfg
+                .retry_backoff
+                .min(std::time::Duration::from_millis(20))
+                .max(std::time::Duration::from_millis(5));
+        let mut failed = Vec::new();
+        match result {
+            Ok(list) => {
+                for (t, p, code) in list {
+                    let Some(q) = self
+                        .topics
+                        .get_mut(t.as_str())
+                        .and_then(|ts| ts.queues.get_mut(usize::try_from(p).ok()?))
+                    else {
+                        continue;
+                    };
+                    q.adding = false;
+                    match code {
+                        ErrorCode::NONE => {
+                            q.in_txn = true;
+                            if let Some(txn) = &mut self.txn {
+                                txn.started = true;
+                            }
+                        }
+                        c if c.is_retriable() || c == ErrorCode(51) => {
+                            self.add_retry_at = Some(retry_at);
+                        }
+                        c => {
+                            let err = if matches!(
+                                c,
+                                ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH
+                            ) {
+                                ProducerError::Fenced {
+                                    what: format!("AddPartitionsToTxn answered {c:?}"),
+                                }
+                            } else {
+                                ProducerError::Kafka {
+                                    topic: t.clone(),
+                                    partition: p,
+                                    code: c,
+                                    message: None,
+                                }
+                            };
+                            failed.extend(q.batches.drain(..).map(|b| (b, err.clone())));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "AddPartitionsToTxn failed; retrying");
+                self.add_retry_at = Some(retry_at);
+            }
+        }
+        // Partitions still marked as being added were left out of the answer.
+        for t in self.topics.values_mut() {
+            for q in &mut t.queues {
+                q.adding = false;
+            }
+        }
+        for (b, err) in failed {
+            if let Some(txn) = &mut self.txn {
+                match &err {
+                    ProducerError::Fenced { .. } => txn.fatal(err.clone()),
+                    _ => txn.abortable(err.clone()),
+                }
+            }
+            self.fail_batch(b, &err);
+        }
+    }
+}
+
+impl Producer {
+    /// Registers `transactional.id` with its coordinator, fencing any
+    /// earlier producer with the same id and completing or aborting its
+    /// open transaction (Java's `initTransactions`). Call once, first.
+    ///
+    /// # Errors
+    /// [`ProducerError::Config`] without `transactional.id`;
+    /// [`ProducerError::Fenced`] when a newer producer took over; request errors.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe: a cancelled call may leave the producer uninitialized.
+    pub async fn init_transactions(&self) -> Result<(), ProducerError> {
+        let id = self.txn_id()?;
+        let timeout = millis(self.config().transaction_timeout);
+        let producer = init_producer_id(self.client(), Some(&id), timeout, None).await?;
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Txn(TxnMsg::Initialized { producer, reply }))?;
+        rx.await.map_err(|_| ProducerError::Closed)
+    }
+
+    /// Opens a transaction: records sent from now on are committed or
+    /// aborted together.
+    ///
+    /// # Errors
+    /// [`ProducerError::Transaction`] when one is open already or
+    /// `init_transactions` was not called.
+    pub async fn begin_transaction(&self) -> Result<(), ProducerError> {
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Txn(TxnMsg::Begin(reply)))?;
+        rx.await.map_err(|_| ProducerError::Closed)?
+    }
+
+    /// Commits consumed `offsets` (topic, partition → next offset to read)
+    /// for `group` as part of the open transaction (KIP-447: the group
+    /// metadata lets the coordinator fence a zombie consumer).
+    ///
+    /// # Errors
+    /// [`ProducerError::Transaction`] outside a transaction; the coordinator's
+    /// errors as [`ProducerError::Kafka`] or [`ProducerError::Fenced`].
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &BTreeMap<(String, i32), i64>,
+        group: &ConsumerGroupMetadata,
+    ) -> Result<(), ProducerError> {
+        let id = self.txn_id()?;
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Txn(TxnMsg::Info(reply)))?;
+        let (pid, epoch) = rx.await.map_err(|_| ProducerError::Closed)??;
+        let txn_target = Target::Coordinator {
+            kind: CoordinatorKind::Transaction,
+            key: id.clone(),
+        };
+        let req = AddOffsetsToTxnRequest::default()
+            .with_transactional_id(id.clone())
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_group_id(group.group_id.clone());
+        let resp = self
+            .client()
+            .send_checked(txn_target, req, |r: &AddOffsetsToTxnResponse| {
+                ErrorCode(r.error_code)
+            })
+            .await?;
+        check("AddOffsetsToTxn", ErrorCode(resp.error_code))?;
+        let mut topics: Vec<TxnOffsetCommitRequestTopic> = Vec::new();
+        for ((t, p), offset) in offsets {
+            let part = TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(*p)
+                .with_committed_offset(*offset)
+                .with_committed_leader_epoch(-1);
+            match topics.iter_mut().find(|x| &x.name == t) {
+                Some(x) => x.partitions.push(part),
+                None => topics.push(
+                    TxnOffsetCommitRequestTopic::default()
+                        .with_name(t.clone())
+                        .with_partitions(vec![part]),
+                ),
+            }
+        }
+        let group_target = Target::Coordinator {
+            kind: CoordinatorKind::Group,
+            key: group.group_id.clone(),
+        };
+        let req = TxnOffsetCommitRequest::default()
+            .with_transactional_id(id)
+            .with_group_id(group.group_id.clone())
+            .with_producer_id(pid)
+            .with_producer_epoch(epoch)
+            .with_generation_id(group.generation_id)
+            .with_member_id(group.member_id.clone())
+            .with_group_instance_id(group.group_instance_id.clone())
+            .with_topics(topics);
+        let first_error = |r: &TxnOffsetCommitResponse| {
+            r.topics
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .map(|p| ErrorCode(p.error_code))
+                .find(|c| *c != ErrorCode::NONE)
+                .unwrap_or(ErrorCode::NONE)
+        };
+        let resp = self
+            .client()
+            .send_checked(group_target, req, first_error)
+            .await?;
+        check("TxnOffsetCommit", first_error(&resp))
+    }
+
+    /// Sends every record of the transaction, then commits it.
+    ///
+    /// # Errors
+    /// [`ProducerError::Transaction`] when a record of it failed (abort
+    /// instead) or none is open; [`ProducerError::Fenced`]; request errors.
+    pub async fn commit_transaction(&self) -> Result<(), ProducerError> {
+        self.end_transaction(true).await
+    }
+
+    /// Aborts the open transaction: its records are never read by
+    /// `read_committed` consumers. Records still buffered are sent first
+    /// (and aborted with the rest); Java drops them instead.
+    ///
+    /// # Errors
+    /// [`ProducerError::Fenced`]; request errors.
+    pub async fn abort_transaction(&self) -> Result<(), ProducerError> {
+        self.end_transaction(false).await
+    }
+
+    async fn end_transaction(&self, commit: bool) -> Result<(), ProducerError> {
+        let id = self.txn_id()?;
+        self.flush().await?;
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Txn(TxnMsg::PrepareEnd { commit, reply }))?;
+        let ((pid, epoch), started) = rx.await.map_err(|_| ProducerError::Closed)??;
+        let result = if started {
+            let req = EndTxnRequest::default()
+                .with_transactional_id(id.clone())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_committed(commit);
+            let target = Target::Coordinator {
+                kind: CoordinatorKind::Transaction,
+                key: id,
+            };
+            match self
+                .client()
+                .send_checked(target, req, |r: &EndTxnResponse| ErrorCode(r.error_code))
+                .await
+            {
+                Ok(r) => check("EndTxn", ErrorCode(r.error_code)),
+                Err(e) => Err(e.into()),
+            }
+        } else {
+            Ok(())
+        };
+        let (reply, rx) = oneshot::channel();
+        self.command(Msg::Txn(TxnMsg::Ended {
+            result: result.clone(),
+            reply,
+        }))?;
+        let _ = rx.await;
+        result
+    }
+
+    fn txn_id(&self) -> Result<String, ProducerError> {
+        self.config()
+            .transactional_id
+            .clone()
+            .ok_or_else(|| ProducerError::Config("transactional.id is not set".into()))
+    }
+}
+
+fn check(what: &str, code: ErrorCode) -> Result<(), ProducerError> {
+    match code {
+        ErrorCode::NONE => Ok(()),
+        ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => {
+            Err(ProducerError::Fenced {
+                what: format!("{what} answered {code:?}"),
+            })
+        }
+        code => Err(ProducerError::Transaction {
+            reason: format!("{what} failed: {code:?}"),
+        }),
+    }
+}
+
+fn millis(d: std::time::Duration) -> i32 {
+    d.as_millis().min(i32::MAX as u128) as i32
+}

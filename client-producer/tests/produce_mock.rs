@@ -1,0 +1,347 @@
+//! The producer against librdkafka's mock cluster: delivery reports,
+//! per-record errors, flush/close, and exactly-once delivery under injected
+//! errors, leader moves and a broker restart. Records are read back with
+//! raw Fetch requests.
+//!
+//! With `KAFKA_BOOTSTRAP` set these tests skip with a printed reason: they
+//! need the mock's fault injection or its fresh topics.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::{config, control, fetch_all, mock, reader};
+use rkafka_client_producer::partitioner::key_partition;
+use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
+use rkafka_tests::MockConfig;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_reports_offsets_headers_and_timestamps() {
+    rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");
+    let mock = mock(MockConfig::brokers(1).topic("d", 3, 1));
+    tokio::time::timeout(LIMIT, async {
+        let producer = Producer::connect(config(mock.bootstrap())).await.unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..50 {
+            let r = ProducerRecord::new("d", format!("v{i}"))
+                .with_partition(1)
+                .with_key(format!("k{i}"))
+                .with_header("h", Some(format!("x{i}")))
+                .with_timestamp(1_700_000_000_000 + i);
+            deliveries.push(producer.send(r).await.unwrap());
+        }
+        for (i, d) in deliveries.into_iter().enumerate() {
+            let m = d.await.unwrap();
+            assert_eq!(m.partition, 1);
+            assert_eq!(m.offset, i as i64);
+            // The mock answers every Produce with log_append_time_ms 1234,
+            // as if the topic used LogAppendTime; like Java, the producer
+            // then reports the broker's time.
+            assert!(
+                m.timestamp == 1_700_000_000_000 + i as i64 || m.timestamp == 1234,
+                "{m:?}"
+            );
+        }
+        let back = fetch_all(&reader(mock.bootstrap()).await, "d", 1).await;
+        assert_eq!(back.len(), 50);
+        for (i, r) in back.iter().enumerate() {
+            assert_eq!(r.value.as_deref(), Some(format!("v{i}").as_bytes()));
+            assert_eq!(r.key.as_deref(), Some(format!("k{i}").as_bytes()));
+            assert_eq!(
+                r.headers,
+                vec![("h".to_owned(), Some(format!("x{i}").into_bytes()))]
+            );
+            assert_eq!(r.timestamp, 1_700_000_000_000 + i as i64);
+            assert!(r.producer_id >= 0, "idempotent by default");
+        }
+        // Keyed records without a partition land where Java's default
+        // partitioner puts them (the formula is cross-checked against
+        // librdkafka in cross_client.rs); unkeyed ones stick to one
+        // partition for a batch's worth.
+        for i in 0..40 {
+            let key = format!("user-{i}");
+            let m = producer
+                .send(ProducerRecord::new("d", "v").with_key(key.clone()))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(m.partition, key_partition(key.as_bytes(), 3), "{key}");
+        }
+        let mut unkeyed = Vec::new();
+        for _ in 0..20 {
+            unkeyed.push(producer.send(ProducerRecord::new("d", "u")).await.unwrap());
+        }
+        let mut parts = std::collections::HashSet::new();
+        for d in unkeyed {
+            parts.insert(d.await.unwrap().partition);
+        }
+        assert_eq!(
+            parts.len(),
+            1,
+            "20 small unkeyed records share one sticky partition"
+        );
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_too_large_record_fails_alone_and_closed_producer_refuses() {
+    rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");
+    let mock = mock(MockConfig::brokers(1).topic("big", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.max_request_size = 10_000;
+        let producer = Producer::connect(cfg).await.unwrap();
+        let a = producer
+            .send(ProducerRecord::new("big", "a"))
+            .await
+            .unwrap();
+        let big = producer
+            .send(ProducerRecord::new("big", vec![0u8; 20_000]))
+            .await;
+        assert!(
+            matches!(big, Err(ProducerError::RecordTooLarge { .. })),
+            "{big:?}"
+        );
+        let b = producer
+            .send(ProducerRecord::new("big", "b"))
+            .await
+            .unwrap();
+        let bad = producer
+            .send(ProducerRecord::new("big", "x").with_partition(7))
+            .await
+            .unwrap()
+            .await;
+        assert!(matches!(
+            bad,
+            Err(ProducerError::InvalidPartition { partitions: 1, .. })
+        ));
+        assert_eq!(a.await.unwrap().offset, 0);
+        assert_eq!(b.await.unwrap().offset, 1);
+        producer.flush().await.unwrap();
+        producer.close(Duration::from_secs(5)).await.unwrap();
+        let after = producer.send(ProducerRecord::new("big", "late")).await;
+        assert!(matches!(after, Err(ProducerError::Closed)), "{after:?}");
+        assert!(matches!(producer.flush().await, Err(ProducerError::Closed)));
+    })
+    .await
+    .expect("in time");
+}
+
+/// Sends `n` keyed records (value = index) and returns their delivery
+/// results, while `faults` runs against the mock.
+async fn send_all(producer: &Producer, topic: &str, n: usize) -> Vec<Result<i32, ProducerError>> {
+    let mut deliveries = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = ProducerRecord::new(topic.to_owned(), i.to_string()).with_key(i.to_string());
+        deliveries.push(producer.send(r).await.expect("accepted"));
+        // Spread the sends over about two seconds so the faults hit them.
+        if i % (n / 100).max(1) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    for d in deliveries {
+        out.push(d.await.map(|m| m.partition));
+    }
+    out
+}
+
+/// Injects retriable Produce errors, moves leaders and restarts a broker.
+async fn faults(mock: std::sync::Arc<rkafka_tests::MockCluster>, topic: &'static str) {
+    let pause = Duration::from_millis(150);
+    tokio::time::sleep(pause).await;
+    control(
+        &mock,
+        "errors 0 NOT_LEADER_OR_FOLLOWER REQUEST_TIMED_OUT NOT_ENOUGH_REPLICAS",
+    )
+    .await;
+    tokio::time::sleep(pause).await;
+    for p in 0..6 {
+        control(&mock, &format!("leader {topic} {p} {}", 1 + (p + 1) % 3)).await;
+    }
+    tokio::time::sleep(pause).await;
+    control(&mock, "errors 0 NETWORK_EXCEPTION LEADER_NOT_AVAILABLE").await;
+    control(&mock, "down 2").await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    control(&mock, "up 2").await;
+    tokio::time::sleep(pause).await;
+    for p in 0..6 {
+        control(&mock, &format!("leader {topic} {p} {}", 1 + p % 3)).await;
+    }
+}
+
+/// Reads back every partition: value → (partition, position), checking
+/// per-partition order on the way.
+async fn read_back(bootstrap: &str, topic: &str) -> (HashMap<usize, usize>, usize) {
+    let client = reader(bootstrap).await;
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    let mut total = 0;
+    for p in 0..6 {
+        let mut last: Option<usize> = None;
+        for r in fetch_all(&client, topic, p).await {
+            let v: usize = std::str::from_utf8(r.value.as_deref().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap();
+            if let Some(l) = last {
+                assert!(
+                    v > l || seen.contains_key(&v),
+                    "partition {p}: {v} after {l} (producer {} sequence {} offset {})",
+                    r.producer_id,
+                    r.base_sequence,
+                    r.offset
+                );
+            }
+            last = Some(v);
+            *seen.entry(v).or_insert(0) += 1;
+            total += 1;
+        }
+    }
+    (seen, total)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_exactly_once_in_order_through_faults() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    const N: usize = 100_000;
+    let mock = mock(MockConfig::brokers(3).topic("eos", 6, 3));
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let producer = Producer::connect(config(mock.bootstrap())).await.unwrap();
+        let chaos = tokio::spawn(faults(mock.clone(), "eos"));
+        let results = send_all(&producer, "eos", N).await;
+        chaos.await.unwrap();
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        let failed: Vec<_> = results.iter().filter(|r| r.is_err()).take(3).collect();
+        assert!(failed.is_empty(), "deliveries failed: {failed:?}");
+        let (seen, total) = read_back(mock.bootstrap(), "eos").await;
+        assert_eq!(total, N, "every record exactly once (no duplicates)");
+        assert_eq!(seen.len(), N, "no record lost");
+        assert!(seen.values().all(|&c| c == 1));
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idempotence_nothing_is_lost() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    const N: usize = 20_000;
+    let mock = mock(MockConfig::brokers(3).topic("alo", 6, 3));
+    tokio::time::timeout(Duration::from_secs(120), async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.enable_idempotence = Some(false);
+        cfg.acks = Acks::Leader;
+        let producer = Producer::connect(cfg).await.unwrap();
+        let chaos = tokio::spawn(faults(mock.clone(), "alo"));
+        let results = send_all(&producer, "alo", N).await;
+        chaos.await.unwrap();
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        let client = reader(mock.bootstrap()).await;
+        let mut seen = std::collections::HashSet::new();
+        for p in 0..6 {
+            for r in fetch_all(&client, "alo", p).await {
+                assert!(r.producer_id < 0, "not idempotent");
+                seen.insert(r.value.unwrap());
+            }
+        }
+        assert_eq!(seen.len(), N, "at least once: nothing lost");
+    })
+    .await
+    .expect("in time");
+}
+
+/// Sends every record to the topic's last partition.
+#[derive(Debug)]
+struct LastPartition;
+
+impl rkafka_client_producer::partitioner::Partitioner for LastPartition {
+    fn partition(
+        &self,
+        _: &str,
+        _: Option<&[u8]>,
+        _: Option<&[u8]>,
+        partitions: i32,
+    ) -> Option<i32> {
+        Some(partitions - 1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_partitioner_decides_unless_the_record_names_a_partition() {
+    rkafka_tests::skip_if_external!("uses a fresh mock topic");
+    let mock = mock(MockConfig::brokers(1).topic("cp", 4, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.partitioner = Some(std::sync::Arc::new(LastPartition));
+        let producer = Producer::connect(cfg).await.unwrap();
+        for key in ["a", "b", "c"] {
+            let m = producer
+                .send(ProducerRecord::new("cp", "v").with_key(key))
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+            assert_eq!(m.partition, 3);
+        }
+        let m = producer
+            .send(ProducerRecord::new("cp", "v").with_partition(1))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(m.partition, 1);
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_refused_as_too_large_is_split_and_every_record_delivered() {
+    rkafka_tests::skip_if_external!("injects errors into the mock");
+    let mock = mock(MockConfig::brokers(1).topic("split", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.linger = Duration::from_millis(200);
+        let producer = Producer::connect(cfg).await.unwrap();
+        // Metadata and connection first, so the 64 records share one batch.
+        producer
+            .send(ProducerRecord::new("split", "warm"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        control(&mock, "errors 0 MESSAGE_TOO_LARGE MESSAGE_TOO_LARGE").await;
+        let mut ds = Vec::new();
+        for i in 0..64 {
+            let r =
+                ProducerRecord::new("split", format!("s{i}")).with_header("i", Some(i.to_string()));
+            ds.push(producer.send(r).await.unwrap());
+        }
+        let mut offsets = Vec::new();
+        for d in ds {
+            offsets.push(d.await.expect("delivered after the split").offset);
+        }
+        offsets.sort();
+        assert_eq!(offsets, (1..=64).collect::<Vec<i64>>());
+        let back = fetch_all(&reader(mock.bootstrap()).await, "split", 0).await;
+        let values: Vec<String> = back
+            .iter()
+            .skip(1)
+            .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+            .collect();
+        let want: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
+        assert_eq!(values, want, "split halves keep the order");
+        producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
