@@ -524,3 +524,34 @@ async fn the_admin_example_lists_brokers_and_creates_a_topic() {
         "no topic created:\n{stdout}"
     );
 }
+
+#[tokio::test]
+async fn the_connect_example_negotiates_and_lists_the_brokers_apis() {
+    let example = rkafka_tests::build_example("rkafka-client-core", "connect")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (tansu, _admin) = start().await;
+    let out = tokio::time::timeout(
+        LIMIT,
+        tokio::process::Command::new(example)
+            .arg(tansu.bootstrap())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example finished")
+    .expect("the example ran");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("connected to"), "{stdout}");
+    // Tansu serves Produce and Fetch; the example prints each API's range.
+    assert!(
+        stdout.contains("Produce") && stdout.contains("Fetch"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cluster: 1 broker(s)"), "{stdout}");
+}
