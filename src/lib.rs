@@ -4,7 +4,8 @@
 //! - [`protocol`]: every Kafka message type, error codes, the record-batch codec;
 //! - [`core`]: connections, TLS, SASL, metadata, routing, raw requests and admin
 //!   ([`Client`], [`Admin`]);
-//! - [`producer`] and [`consumer`] as they land.
+//! - [`producer`]: batching, Java-compatible partitioning, idempotence, transactions;
+//! - [`consumer`]: the share consumer (KIP-932, Kafka as a queue).
 
 pub use rkafka_client_consumer as consumer;
 pub use rkafka_client_core as core;
