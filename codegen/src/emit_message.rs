@@ -235,9 +235,14 @@ fn emit_struct(out: &mut String, m: &MessageModel, s: &StructModel, top: bool) {
         let _ = writeln!(out, "impl {name} {{");
         for f in &s.fields {
             let id = field_ident(&f.spec_name);
+            // rustdoc cannot resolve a link to a raw identifier (`Self::r#type`).
+            let doc = match id.strip_prefix("r#") {
+                Some(plain) => format!("`{plain}`"),
+                None => format!("[`Self::{id}`]"),
+            };
             let _ = writeln!(
                 out,
-                "/// Sets [`Self::{id}`].\npub fn {}(mut self, value: {}) -> Self {{ self.{id} = value; self }}",
+                "/// Sets {doc}.\npub fn {}(mut self, value: {}) -> Self {{ self.{id} = value; self }}",
                 setter(&f.spec_name),
                 f.rust_type()
             );

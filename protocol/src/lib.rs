@@ -10,6 +10,8 @@
 //!
 //! Decoders never panic on bad input: they return [`DecodeError`].
 
+#![deny(missing_docs)]
+
 #[cfg(any(test, feature = "arbitrary"))]
 pub mod arbitrary;
 pub mod error;

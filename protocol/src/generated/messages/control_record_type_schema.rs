@@ -20,7 +20,7 @@ pub struct ControlRecordTypeSchema {
 }
 
 impl ControlRecordTypeSchema {
-    /// Sets [`Self::r#type`].
+    /// Sets `type`.
     pub fn with_type(mut self, value: i16) -> Self {
         self.r#type = value;
         self

@@ -26,7 +26,7 @@ pub struct DefaultPrincipalData {
 }
 
 impl DefaultPrincipalData {
-    /// Sets [`Self::r#type`].
+    /// Sets `type`.
     pub fn with_type(mut self, value: String) -> Self {
         self.r#type = value;
         self

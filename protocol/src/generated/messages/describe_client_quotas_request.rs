@@ -122,7 +122,7 @@ impl ComponentData {
         self.match_type = value;
         self
     }
-    /// Sets [`Self::r#match`].
+    /// Sets `match`.
     pub fn with_match(mut self, value: Option<String>) -> Self {
         self.r#match = value;
         self
