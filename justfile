@@ -20,6 +20,8 @@ lint:
     cargo clippy --workspace --all-targets --locked -- -D warnings
     # The harness's Docker support (testcontainers) must build though CI cannot run it.
     cargo clippy -p rkafka-tests --features testcontainers --all-targets --locked -- -D warnings
+    # Rustdoc: every public item documented (deny(missing_docs)) and every link resolves.
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 
 # Install the real broker peers into .venv (librdkafka mock cluster, Tansu, confluent_kafka).
 peers:
