@@ -147,7 +147,7 @@ impl Producer {
                 }
             }
         }
-        let (reply, rx) = oneshot::channel();
+        let (reply, delivery) = crate::delivery::pair();
         let pending = Pending {
             record,
             reply,
@@ -157,7 +157,7 @@ impl Producer {
             self.inner.memory.add_permits(permits as usize);
             return Err(ProducerError::Closed);
         }
-        Ok(DeliveryFuture { rx })
+        Ok(delivery)
     }
 
     fn topic_known(&self, record: &ProducerRecord) -> bool {

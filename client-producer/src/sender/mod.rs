@@ -32,8 +32,9 @@ use rkafka_protocol::ErrorCode;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
-use crate::accumulator::{Batch, BatchSettings, PartitionQueue, Reply};
+use crate::accumulator::{Batch, BatchSettings, PartitionQueue};
 use crate::config::ProducerConfig;
+use crate::delivery::Reply;
 use crate::error::ProducerError;
 use crate::partitioner::{key_partition, Sticky};
 use crate::record::ProducerRecord;
@@ -257,7 +258,7 @@ impl Sender {
         } = p;
         if let Some(err) = self.txn.as_ref().and_then(TxnState::send_error) {
             self.memory.add_permits(memory);
-            let _ = reply.send(Err(err));
+            reply.fail(err);
             return;
         }
         let timestamp = record.timestamp.unwrap_or(self.burst_millis);
@@ -290,12 +291,12 @@ impl Sender {
         let partitions = topic.partitions;
         if partitions == 0 {
             self.memory.add_permits(memory);
-            let _ = reply.send(Err(ProducerError::Kafka {
+            reply.fail(ProducerError::Kafka {
                 topic: record.topic.to_string(),
                 partition: record.partition.unwrap_or(-1),
                 code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 message: None,
-            }));
+            });
             return;
         }
         let chosen = match record.partition {
@@ -324,16 +325,17 @@ impl Sender {
         };
         if chosen < 0 || chosen >= partitions {
             self.memory.add_permits(memory);
-            let _ = reply.send(Err(ProducerError::InvalidPartition {
+            reply.fail(ProducerError::InvalidPartition {
                 topic: record.topic.to_string(),
                 partition: chosen,
                 partitions,
-            }));
+            });
             return;
         }
         let q = &mut topic.queues[chosen as usize];
         match q.append(
             &record,
+            chosen,
             timestamp,
             reply,
             memory,
@@ -343,7 +345,7 @@ impl Sender {
             Ok(()) => self.outstanding += 1,
             Err((reply, err)) => {
                 self.memory.add_permits(memory);
-                let _ = reply.send(Err(err));
+                reply.fail(err);
             }
         }
     }
