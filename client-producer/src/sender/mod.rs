@@ -339,7 +339,8 @@ impl Sender {
             timestamp,
             reply,
             memory,
-            Instant::now(),
+            // The burst's clock, not a fresh read per record (see `Pending`).
+            self.burst_instant,
             self.settings,
         ) {
             Ok(()) => self.outstanding += 1,
