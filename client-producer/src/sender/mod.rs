@@ -20,6 +20,7 @@ pub(crate) use io::init_producer_id;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -114,7 +115,7 @@ pub(crate) struct Sender {
     pub(crate) rx: mpsc::UnboundedReceiver<Msg>,
     pub(crate) rx_open: bool,
     pub(crate) memory: Arc<Semaphore>,
-    pub(crate) topics: HashMap<Arc<str>, TopicState>,
+    pub(crate) topics: HashMap<Arc<str>, TopicState, BuildHasherDefault<TopicHasher>>,
     pub(crate) broker_in_flight: HashMap<i32, usize>,
     pub(crate) futures: FuturesUnordered<BoxFuture>,
     /// Producer requests in `futures` (the rest are refreshes and txn calls).
@@ -166,7 +167,7 @@ impl Sender {
             rx,
             rx_open: true,
             memory,
-            topics: HashMap::new(),
+            topics: HashMap::default(),
             broker_in_flight: HashMap::new(),
             futures: FuturesUnordered::new(),
             produce_in_flight: 0,
@@ -433,4 +434,28 @@ pub(crate) fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// FNV-1a for the topic map, which is looked up for every record: the
+/// default SipHash was 3 % of the producer's CPU. Topic names come from the
+/// application, not from the network, so hash flooding is not a concern.
+#[derive(Debug)]
+pub(crate) struct TopicHasher(u64);
+
+impl Default for TopicHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for TopicHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
