@@ -235,3 +235,68 @@ impl Future for DeliveryFuture {
         self.check()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(n: usize, t0: i64) -> (Completion, Vec<DeliveryFuture>) {
+        let mut c = Completion::new("t".into(), 3);
+        let futures = (0..n)
+            .map(|i| {
+                let (reply, f) = pair();
+                c.join(reply, t0 + i as i64);
+                f
+            })
+            .collect();
+        (c, futures)
+    }
+
+    #[tokio::test]
+    async fn records_resolve_from_the_batch_outcome_and_their_index() {
+        let (c, futures) = batch(3, 100);
+        c.complete(Outcome::Written {
+            base_offset: 40,
+            append_time: -1,
+        });
+        for (i, f) in futures.into_iter().enumerate() {
+            let m = f.await.unwrap();
+            assert_eq!(
+                (m.partition, m.offset, m.timestamp),
+                (3, 40 + i as i64, 100 + i as i64)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn split_halves_complete_their_own_records() {
+        let (c, mut futures) = batch(5, 0);
+        let (first, second) = c.split(2);
+        second.complete(Outcome::Written {
+            base_offset: 10,
+            append_time: 7,
+        });
+        first.complete(Outcome::Failed(ProducerError::Closed));
+        let late = futures.split_off(2);
+        for f in futures {
+            assert!(matches!(f.await, Err(ProducerError::Closed)));
+        }
+        for (i, f) in late.into_iter().enumerate() {
+            let m = f.await.unwrap();
+            assert_eq!((m.offset, m.timestamp), (10 + i as i64, 7));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_future_is_woken_and_a_dropped_batch_fails_closed() {
+        let (c, mut futures) = batch(1, 0);
+        let f = futures.pop().unwrap();
+        let waiter = tokio::spawn(f);
+        tokio::task::yield_now().await;
+        drop(c);
+        assert!(matches!(waiter.await.unwrap(), Err(ProducerError::Closed)));
+        let (reply, f) = pair();
+        reply.fail(ProducerError::Closed);
+        assert!(matches!(f.await, Err(ProducerError::Closed)));
+    }
+}
