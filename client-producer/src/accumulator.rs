@@ -7,27 +7,18 @@
 //! number, so an idempotent producer resends them in their original order.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rkafka_protocol::records::{
     Compression, DecodeOptions, Header, NewRecord, RecordBatch, RecordBatchBuilder, RecordsError,
 };
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::delivery::{Completion, Outcome, Reply};
 use crate::error::ProducerError;
-use crate::record::{ProducerRecord, RecordMetadata};
-
-/// Where a record's outcome goes.
-pub(crate) type Reply = oneshot::Sender<Result<RecordMetadata, ProducerError>>;
-
-/// One record's place in a batch: who waits for it and its CreateTime.
-#[derive(Debug)]
-pub(crate) struct Slot {
-    pub(crate) reply: Reply,
-    pub(crate) timestamp: i64,
-}
+use crate::record::ProducerRecord;
 
 /// A batch for one partition: being filled, or encoded and (re)sendable.
 #[derive(Debug)]
@@ -36,7 +27,8 @@ pub(crate) struct Batch {
     pub(crate) builder: Option<RecordBatchBuilder>,
     /// The encoded batch once it was sent (kept for retries).
     pub(crate) encoded: Option<Bytes>,
-    pub(crate) slots: Vec<Slot>,
+    /// Its records' deliveries, completed together.
+    pub(crate) deliveries: Completion,
     pub(crate) created: Instant,
     /// `buffer.memory` charged for its records, given back on completion.
     pub(crate) memory: usize,
@@ -49,7 +41,8 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    fn new(now: Instant, batch_size: usize, compression: Compression, level: Option<i32>) -> Self {
+    fn new(now: Instant, s: BatchSettings, deliveries: Completion) -> Self {
+        let (batch_size, compression, level) = (s.batch_size, s.compression, s.level);
         Self {
             builder: Some(
                 RecordBatchBuilder::with_capacity(batch_size)
@@ -57,7 +50,7 @@ impl Batch {
                     .compression_level(level),
             ),
             encoded: None,
-            slots: Vec::new(),
+            deliveries,
             created: now,
             memory: 0,
             base_sequence: None,
@@ -69,7 +62,7 @@ impl Batch {
 
     /// Number of records.
     pub(crate) fn count(&self) -> usize {
-        self.slots.len()
+        self.deliveries.len()
     }
 
     /// Encodes the batch for its first send, stamping the producer fields.
@@ -97,24 +90,27 @@ impl Batch {
     /// (Java's `splitAndReenqueue`), re-encoding its records; each half
     /// keeps its records' delivery slots and age. `Err` gives the batch
     /// back when it cannot be split (one record, or not encoded yet).
-    pub(crate) fn split(mut self, s: BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
+    pub(crate) fn split(self, s: BatchSettings) -> Result<(Batch, Batch), Box<Batch>> {
         let Some(encoded) = self.encoded.clone() else {
             return Err(Box::new(self));
         };
-        if self.slots.len() < 2 {
+        if self.count() < 2 {
             return Err(Box::new(self));
         }
         let Ok(decoded) = RecordBatch::decode(&mut encoded.clone(), &DecodeOptions::default())
         else {
             return Err(Box::new(self));
         };
-        if decoded.len() != self.slots.len() {
+        if decoded.len() != self.count() {
             return Err(Box::new(self));
         }
-        let mid = self.slots.len() / 2;
+        let mid = self.count() / 2;
+        // Placeholders: the real completions come from splitting this
+        // batch's, once re-encoding cannot fail any more.
+        let placeholder = || Completion::new(Arc::from(""), -1);
         let mut halves = [
-            Batch::new(self.created, s.batch_size, s.compression, s.level),
-            Batch::new(self.created, s.batch_size, s.compression, s.level),
+            Batch::new(self.created, s, placeholder()),
+            Batch::new(self.created, s, placeholder()),
         ];
         for (i, r) in decoded.records().enumerate() {
             let headers: Vec<Header> = r
@@ -135,10 +131,8 @@ impl Batch {
                 return Err(Box::new(self));
             }
         }
-        let second_slots = self.slots.split_off(mid);
         let [mut first, mut second] = halves;
-        first.slots = std::mem::take(&mut self.slots);
-        second.slots = second_slots;
+        (first.deliveries, second.deliveries) = self.deliveries.split(mid);
         first.memory = self.memory / 2;
         second.memory = self.memory - first.memory;
         for h in [&mut first, &mut second] {
@@ -150,9 +144,7 @@ impl Batch {
 
     /// Fails every record of the batch with `err`.
     pub(crate) fn fail(self, err: &ProducerError) {
-        for slot in self.slots {
-            let _ = slot.reply.send(Err(err.clone()));
-        }
+        self.deliveries.complete(Outcome::Failed(err.clone()));
     }
 }
 
@@ -183,9 +175,11 @@ pub(crate) struct BatchSettings {
 impl PartitionQueue {
     /// Appends a record to the open batch, opening a new one when it would
     /// pass `batch.size`. A record too large for the format fails alone.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn append(
         &mut self,
         record: &ProducerRecord,
+        partition: i32,
         timestamp: i64,
         reply: Reply,
         memory: usize,
@@ -213,8 +207,8 @@ impl PartitionQueue {
             if let Some(b) = self.batches.back_mut() {
                 b.closed = true;
             }
-            self.batches
-                .push_back(Batch::new(now, s.batch_size, s.compression, s.level));
+            let deliveries = Completion::new(record.topic.clone(), partition);
+            self.batches.push_back(Batch::new(now, s, deliveries));
         }
         let batch = self.batches.back_mut().expect("just ensured");
         let builder = batch
@@ -236,7 +230,7 @@ impl PartitionQueue {
                 },
             ));
         }
-        batch.slots.push(Slot { reply, timestamp });
+        batch.deliveries.join(reply, timestamp);
         batch.memory += memory;
         if builder.encoded_size() >= s.batch_size {
             batch.closed = true;
@@ -301,9 +295,9 @@ mod tests {
     }
 
     fn add(q: &mut PartitionQueue, value: &[u8], s: BatchSettings) {
-        let (tx, _rx) = oneshot::channel();
+        let (tx, _rx) = crate::delivery::pair();
         let r = ProducerRecord::new("t", value.to_vec());
-        q.append(&r, 1, tx, 10, Instant::now(), s).unwrap();
+        q.append(&r, 0, 1, tx, 10, Instant::now(), s).unwrap();
     }
 
     #[tokio::test]
@@ -346,7 +340,7 @@ mod tests {
         let mut q = PartitionQueue::default();
         add(&mut q, b"new", settings(1000));
         let mk = |seq| {
-            let mut b = Batch::new(Instant::now(), 10, Compression::None, None);
+            let mut b = Batch::new(Instant::now(), settings(10), Completion::new("t".into(), 0));
             b.base_sequence = Some(seq);
             b.encoded = Some(Bytes::new());
             b

@@ -25,8 +25,11 @@
 //!
 //! # Invariants that are not obvious from one file
 //! - Only the sender task changes producer state; the handle shares nothing
-//!   with it but the channel and the `buffer.memory` semaphore (whose
-//!   permits it takes in `send` and the task gives back on completion).
+//!   with it but the channel, the `buffer.memory` semaphore (whose
+//!   permits it takes in `send` and the task gives back on completion) and
+//!   the write-once delivery state the `DeliveryFuture`s read (`delivery.rs`).
+//! - Deliveries complete per batch: the task writes one outcome per batch,
+//!   and each record's offset is the batch's base offset plus its index.
 //! - Sequence numbers are assigned when a batch is first drained, never
 //!   when it is filled, so a batch waiting in the queue holds no sequence.
 //! - A batch sent again keeps its bytes and sequence (only a KIP-360 epoch

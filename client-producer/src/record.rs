@@ -97,7 +97,7 @@ impl ProducerRecord {
 }
 
 /// What a waiting record costs beyond its encoded bytes: the record on
-/// its way to the sender task, its delivery channel and its slot in the
+/// its way to the sender task, its delivery ticket and its place in the
 /// batch. Charged against `buffer.memory` with the record's size, so that
 /// `buffer.memory` bounds the process's memory, not only the batches (Java
 /// charges batch bytes alone; with small records that understated the

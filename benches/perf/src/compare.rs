@@ -42,7 +42,16 @@ pub fn run(num_records: usize, record_size: usize, acks: &str, throughput: i64) 
         ))
         .unwrap_or_else(|e| panic!("{e}"));
         let mut results: Vec<Fields> = Vec::new();
+        // PERF_CLIENTS=rkafka (comma-separated) runs only those: for quick
+        // iteration and profiling; the published tables run all three.
+        let only = std::env::var("PERF_CLIENTS").ok();
         for client in CLIENTS {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|c| c == client))
+            {
+                continue;
+            }
             let mut child = Command::new(&exe)
                 .args([
                     "run",

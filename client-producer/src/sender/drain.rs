@@ -174,9 +174,10 @@ impl Sender {
                 let mut batch = q.batches.pop_front().expect("checked");
                 let stamp = match self.producer {
                     Some((id, epoch)) if self.idempotent => {
+                        let count = batch.count() as i32;
                         let seq = *batch.base_sequence.get_or_insert_with(|| {
                             let s = q.next_sequence;
-                            q.next_sequence = increment_sequence(s, batch.slots.len() as i32);
+                            q.next_sequence = increment_sequence(s, count);
                             s
                         });
                         Some((id, epoch, seq))
@@ -187,11 +188,9 @@ impl Sender {
                     // Cannot happen for records the builder accepted; fail
                     // the batch rather than the producer.
                     let err = ProducerError::Config(format!("batch encoding failed: {e}"));
-                    for s in std::mem::take(&mut batch.slots) {
-                        let _ = s.reply.send(Err(err.clone()));
-                    }
                     self.outstanding -= batch.count();
                     self.memory.add_permits(batch.memory);
+                    batch.fail(&err);
                     continue;
                 }
                 q.in_flight += 1;

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use super::{Bump, Sender, Sent};
 use crate::accumulator::{increment_sequence, Batch};
+use crate::delivery::Outcome::Written;
 use crate::error::ProducerError;
-use crate::record::RecordMetadata;
 
 /// What to do with one batch after its partition's answer.
 #[derive(Debug, Clone)]
@@ -212,24 +212,10 @@ impl Sender {
                     }
                 }
                 self.release(&batch);
-                for (i, slot) in batch.slots.into_iter().enumerate() {
-                    let offset = if base_offset >= 0 {
-                        base_offset + i as i64
-                    } else {
-                        -1
-                    };
-                    let timestamp = if append_time >= 0 {
-                        append_time
-                    } else {
-                        slot.timestamp
-                    };
-                    let _ = slot.reply.send(Ok(RecordMetadata {
-                        topic: topic.clone(),
-                        partition,
-                        offset,
-                        timestamp,
-                    }));
-                }
+                batch.deliveries.complete(Written {
+                    base_offset,
+                    append_time,
+                });
             }
             Outcome::Retry { refresh } => {
                 if refresh {
