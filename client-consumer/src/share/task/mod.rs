@@ -603,21 +603,12 @@ impl Task {
         let needs_v2 = req.share_acquire_mode != 0;
         let client = self.client.clone();
         self.jobs.spawn(async move {
-            let version = AtomicI16::new(-1);
-            let result = client
-                .send_once(Target::Broker(node), |v| {
-                    version.store(v, Ordering::Relaxed);
-                    if needs_v2 && v < 2 {
-                        return Err(Error::Cancelled);
-                    }
-                    Ok(req.clone())
-                })
-                .await;
+            let (version, result) = send_to_broker(&client, node, req, needs_v2).await;
             Done::Fetch {
                 node,
                 plan,
                 acks,
-                version: version.load(Ordering::Relaxed),
+                version,
                 result,
             }
         });
@@ -643,21 +634,12 @@ impl Task {
         let needs_v2 = req.is_renew_ack;
         let client = self.client.clone();
         self.jobs.spawn(async move {
-            let version = AtomicI16::new(-1);
-            let result = client
-                .send_once(Target::Broker(node), |v| {
-                    version.store(v, Ordering::Relaxed);
-                    if needs_v2 && v < 2 {
-                        return Err(Error::Cancelled);
-                    }
-                    Ok(req.clone())
-                })
-                .await;
+            let (version, result) = send_to_broker(&client, node, req, needs_v2).await;
             Done::Ack {
                 node,
                 close,
                 acks,
-                version: version.load(Ordering::Relaxed),
+                version,
                 result,
             }
         });
@@ -793,4 +775,27 @@ fn local(code: ErrorCode, message: &str) -> AckError {
         code,
         message: Some(message.to_owned()),
     }
+}
+
+/// Sends `req` once to broker `node` and returns the version it went out at
+/// (-1 if none was chosen) with the answer. A request that `needs_v2` (RENEW,
+/// `record_limit`) is refused before sending at a lower version: the caller
+/// turns that into a typed error.
+async fn send_to_broker<R: rkafka_protocol::Request + Clone>(
+    client: &Client,
+    node: i32,
+    req: R,
+    needs_v2: bool,
+) -> (i16, Result<R::Response, Error>) {
+    let version = AtomicI16::new(-1);
+    let result = client
+        .send_once(Target::Broker(node), |v| {
+            version.store(v, Ordering::Relaxed);
+            if needs_v2 && v < 2 {
+                return Err(Error::Cancelled);
+            }
+            Ok(req.clone())
+        })
+        .await;
+    (version.load(Ordering::Relaxed), result)
 }
