@@ -89,36 +89,13 @@ pub fn config(
         .build()
 }
 
-/// Produces `n` records (`prefix` + index) to `topic`/`partition`.
+/// Produces `n` records (`prefix` + index) to `topic`/`partition`, in
+/// batches of 200.
 pub async fn produce(client: &Client, topic: &str, partition: i32, n: usize, prefix: &str) {
-    let mut i = 0;
-    while i < n {
-        let end = (i + 200).min(n);
-        let mut b = RecordBatchBuilder::new();
-        for k in i..end {
-            let v = format!("{prefix}{k}");
-            b.push(&NewRecord {
-                timestamp: 1_700_000_000_000,
-                key: None,
-                value: Some(v.as_bytes()),
-                headers: &[],
-            })
-            .unwrap();
-        }
-        let req = ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(topic.into())
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(partition)
-                    .with_records(Some(b.finish().unwrap()))])]);
-        let resp = client
-            .send_checked(Target::leader(topic, partition), req, produce_error)
-            .await
-            .expect("produce");
-        assert_eq!(produce_error(&resp), ErrorCode::NONE, "{resp:?}");
-        i = end;
+    let values: Vec<String> = (0..n).map(|k| format!("{prefix}{k}")).collect();
+    for chunk in values.chunks(200) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        produce_values(client, topic, partition, &chunk).await;
     }
 }
 
