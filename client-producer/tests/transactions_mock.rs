@@ -106,21 +106,11 @@ async fn send_offsets_commits_the_group_offsets_on_tansu() {
     let tansu = Tansu::start().unwrap_or_else(|e| panic!("{e}"));
     let bootstrap = tansu.bootstrap();
     tokio::time::timeout(LIMIT, async {
-        let admin = Admin::connect(
-            ClientConfig::builder()
-                .bootstrap_servers(bootstrap.clone())
-                .default_api_timeout(Duration::from_secs(20))
-                .build(),
+        create_topics(
+            &bootstrap,
+            &[NewTopic::new("in", 2, 1), NewTopic::new("out", 1, 1)],
         )
-        .await
-        .expect("admin");
-        admin
-            .create_topics(
-                &[NewTopic::new("in", 2, 1), NewTopic::new("out", 1, 1)],
-                false,
-            )
-            .await
-            .expect("topics");
+        .await;
         let p = transactional(&bootstrap, "txn-offsets").await;
         p.begin_transaction().await.unwrap();
         send_n(&p, "out", 0, "o", 3).await;
@@ -216,18 +206,7 @@ async fn a_newer_producer_with_the_same_id_fences_the_older_one_on_tansu() {
     let tansu = Tansu::start().unwrap_or_else(|e| panic!("{e}"));
     let bootstrap = tansu.bootstrap();
     tokio::time::timeout(LIMIT, async {
-        let admin = Admin::connect(
-            ClientConfig::builder()
-                .bootstrap_servers(bootstrap.clone())
-                .default_api_timeout(Duration::from_secs(20))
-                .build(),
-        )
-        .await
-        .expect("admin");
-        admin
-            .create_topics(&[NewTopic::new("fence", 1, 1)], false)
-            .await
-            .expect("topic");
+        create_topics(&bootstrap, &[NewTopic::new("fence", 1, 1)]).await;
         let old = transactional(&bootstrap, "txn-fence").await;
         old.begin_transaction().await.unwrap();
         // A second instance takes over the transactional id (new epoch).
@@ -255,4 +234,17 @@ async fn a_newer_producer_with_the_same_id_fences_the_older_one_on_tansu() {
     })
     .await
     .expect("in time");
+}
+
+/// Creates `topics` on the Tansu broker at `bootstrap`.
+async fn create_topics(bootstrap: &str, topics: &[NewTopic]) {
+    let admin = Admin::connect(
+        ClientConfig::builder()
+            .bootstrap_servers(bootstrap)
+            .default_api_timeout(Duration::from_secs(20))
+            .build(),
+    )
+    .await
+    .expect("admin");
+    admin.create_topics(topics, false).await.expect("topics");
 }
