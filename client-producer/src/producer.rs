@@ -173,12 +173,7 @@ impl Producer {
                 return true;
             }
         }
-        let known = self
-            .inner
-            .client
-            .metadata()
-            .topic(&record.topic)
-            .is_some_and(|t| !t.partitions.is_empty());
+        let known = in_metadata(&self.inner.client, &record.topic);
         if known {
             let _ = self.inner.known_topic.set(record.topic.clone());
         }
@@ -192,15 +187,8 @@ impl Producer {
         record: &ProducerRecord,
         deadline: Instant,
     ) -> Result<(), ProducerError> {
-        let known = |c: &Client| {
-            c.metadata()
-                .topic(&record.topic)
-                .is_some_and(|t| !t.partitions.is_empty())
-        };
+        // `send` found it missing just before: refresh right away.
         let client = &self.inner.client;
-        if known(client) {
-            return Ok(());
-        }
         let topics = [record.topic.to_string()];
         loop {
             match tokio::time::timeout_at(deadline, client.refresh_metadata(&topics)).await {
@@ -208,7 +196,7 @@ impl Producer {
                 Ok(Err(e)) if Instant::now() >= deadline => return Err(e.into()),
                 _ => {}
             }
-            if known(client) {
+            if in_metadata(client, &record.topic) {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -275,4 +263,12 @@ impl Producer {
     pub(crate) fn command(&self, msg: Msg) -> Result<(), ProducerError> {
         self.inner.tx.send(msg).map_err(|_| ProducerError::Closed)
     }
+}
+
+/// Whether the cached metadata knows `topic` with at least one partition.
+fn in_metadata(client: &Client, topic: &str) -> bool {
+    client
+        .metadata()
+        .topic(topic)
+        .is_some_and(|t| !t.partitions.is_empty())
 }
