@@ -2,22 +2,24 @@
 //!
 //! Delivery is completed per batch, not per record: a batch owns one
 //! [`BatchDone`], filled once with the batch's outcome (base offset and
-//! append time, or an error), and each record's [`Ticket`] only says which
-//! batch it joined and at what index (offset = base offset + index). A
-//! per-record oneshot built and sent a `RecordMetadata` for every record,
-//! which was one of the two largest per-record costs. Records that fail
-//! before they join a batch (unknown topic, invalid partition, ...) get their
-//! error directly in their ticket.
+//! append time, or an error), and each record's [`DeliveryFuture`] holds
+//! that batch and its index in it (offset = base offset + index). Nothing is
+//! allocated per record: the handle appends a record to its partition's open
+//! batch and hands back a reference to that batch's `BatchDone`. Records that
+//! fail before they join a batch (unknown topic, invalid partition, ...)
+//! carry their error in the future itself.
 //!
-//! Shared state is only what the task writes once (`OnceLock`) and the
-//! futures read; no lock is shared between the handle and the task.
+//! The only shared state is what the task writes once (`OnceLock`) and the
+//! futures read, plus the list of futures waiting for it: a future that
+//! finds its batch incomplete leaves its waker there, and the task wakes
+//! them all after writing the outcome (as a oneshot or `Notify` does
+//! inside). Futures that are dropped unpolled, the common fire-and-forget
+//! case, never touch that list.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
-
-use futures_util::task::AtomicWaker;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use crate::error::ProducerError;
 use crate::record::RecordMetadata;
@@ -27,26 +29,19 @@ use crate::record::RecordMetadata;
 #[derive(Debug)]
 #[must_use = "the record is sent either way; await this to learn the outcome"]
 pub struct DeliveryFuture {
-    ticket: Arc<Ticket>,
-}
-
-/// One record's delivery state, shared by its future and the sender task.
-#[derive(Debug, Default)]
-pub(crate) struct Ticket {
-    place: OnceLock<Place>,
-    waker: AtomicWaker,
+    state: State,
 }
 
 #[derive(Debug)]
-enum Place {
-    /// Failed before joining a batch.
-    Failed(ProducerError),
+enum State {
     /// In `batch` at `index`, with its CreateTime.
     InBatch {
         batch: Arc<BatchDone>,
         index: u32,
         timestamp: i64,
     },
+    /// Failed before joining a batch; `None` once the error was returned.
+    Failed(Option<ProducerError>),
 }
 
 /// A batch's outcome, written once for all of its records.
@@ -55,6 +50,10 @@ pub(crate) struct BatchDone {
     topic: Arc<str>,
     partition: i32,
     outcome: OnceLock<Outcome>,
+    /// Wakers of futures that found no outcome yet. Locked by such a future
+    /// while it registers and once by the task after writing the outcome;
+    /// never held across an await.
+    waiters: Mutex<Vec<Waker>>,
 }
 
 #[derive(Debug)]
@@ -73,88 +72,93 @@ pub(crate) enum Outcome {
     },
 }
 
-/// A new delivery: the task's side and the caller's future.
-pub(crate) fn pair() -> (Reply, DeliveryFuture) {
-    let ticket = Arc::new(Ticket::default());
-    (Reply(Some(ticket.clone())), DeliveryFuture { ticket })
-}
+impl BatchDone {
+    fn new(topic: Arc<str>, partition: i32) -> Arc<Self> {
+        Arc::new(Self {
+            topic,
+            partition,
+            outcome: OnceLock::new(),
+            waiters: Mutex::new(Vec::new()),
+        })
+    }
 
-/// The task's side of one record not yet in a batch. Dropped without being
-/// used (the task went away), it fails the record with
-/// [`ProducerError::Closed`], as a dropped oneshot did.
-#[derive(Debug)]
-pub(crate) struct Reply(Option<Arc<Ticket>>);
-
-impl Reply {
-    /// Fails the record alone.
-    pub(crate) fn fail(mut self, err: ProducerError) {
-        if let Some(t) = self.0.take() {
-            let _ = t.place.set(Place::Failed(err));
-            t.waker.wake();
+    /// Writes the outcome (the first one written wins) and wakes waiters.
+    fn set(&self, outcome: Outcome) {
+        let _ = self.outcome.set(outcome);
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in waiters {
+            w.wake();
         }
     }
 }
 
-impl Drop for Reply {
-    fn drop(&mut self) {
-        if let Some(t) = self.0.take() {
-            let _ = t.place.set(Place::Failed(ProducerError::Closed));
-            t.waker.wake();
-        }
+/// A future for a record that failed before joining a batch.
+pub(crate) fn failed(err: ProducerError) -> DeliveryFuture {
+    DeliveryFuture {
+        state: State::Failed(Some(err)),
     }
 }
 
-/// The task's side of a batch's deliveries. Dropped without an outcome (the
-/// task went away), its records fail with [`ProducerError::Closed`].
+/// The deliveries of one batch: created with the batch, each appended
+/// record gets a future for the next index, and the task completes them
+/// all at once. Dropped without an outcome (the task went away), its
+/// records fail with [`ProducerError::Closed`].
 #[derive(Debug)]
 pub(crate) struct Completion {
     done: Arc<BatchDone>,
-    /// Kept only to wake the futures that wait; one atomic each.
-    tickets: Vec<Arc<Ticket>>,
+    records: u32,
 }
 
 impl Completion {
     pub(crate) fn new(topic: Arc<str>, partition: i32) -> Self {
         Self {
-            done: Arc::new(BatchDone {
-                topic,
-                partition,
-                outcome: OnceLock::new(),
-            }),
-            tickets: Vec::new(),
+            done: BatchDone::new(topic, partition),
+            records: 0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.tickets.len()
+        self.records as usize
     }
 
-    /// Adds a record at the next index.
-    pub(crate) fn join(&mut self, mut reply: Reply, timestamp: i64) {
-        let Some(ticket) = reply.0.take() else { return };
-        let index = u32::try_from(self.tickets.len()).unwrap_or(u32::MAX);
-        let _ = ticket.place.set(Place::InBatch {
-            batch: self.done.clone(),
-            index,
-            timestamp,
-        });
-        self.tickets.push(ticket);
+    /// The topic of the batch.
+    pub(crate) fn topic(&self) -> &Arc<str> {
+        &self.done.topic
+    }
+
+    /// The partition of the batch.
+    pub(crate) fn partition(&self) -> i32 {
+        self.done.partition
+    }
+
+    /// Adds a record at the next index and returns its future.
+    pub(crate) fn join(&mut self, timestamp: i64) -> DeliveryFuture {
+        let index = self.records;
+        self.records = self.records.saturating_add(1);
+        DeliveryFuture {
+            state: State::InBatch {
+                batch: self.done.clone(),
+                index,
+                timestamp,
+            },
+        }
     }
 
     /// Completes every record of the batch at once.
     pub(crate) fn complete(self, outcome: Outcome) {
-        let _ = self.done.outcome.set(outcome);
-        // Drop wakes the waiting futures.
+        self.done.set(outcome);
+        // Drop finds the outcome set and does nothing more.
     }
 
     /// Splits the records at `mid` into two new batches' completions.
-    pub(crate) fn split(mut self, mid: usize) -> (Completion, Completion) {
+    pub(crate) fn split(self, mid: usize) -> (Completion, Completion) {
+        let mid = u32::try_from(mid).unwrap_or(u32::MAX).min(self.records);
         let mut first = Completion::new(self.done.topic.clone(), self.done.partition);
         let mut second = Completion::new(self.done.topic.clone(), self.done.partition);
-        second.tickets = self.tickets.split_off(mid);
-        first.tickets = std::mem::take(&mut self.tickets);
-        let _ = self.done.outcome.set(Outcome::Split {
-            mid: u32::try_from(mid).unwrap_or(u32::MAX),
+        first.records = mid;
+        second.records = self.records - mid;
+        self.done.set(Outcome::Split {
+            mid,
             halves: [first.done.clone(), second.done.clone()],
         });
         (first, second)
@@ -164,37 +168,31 @@ impl Completion {
 impl Drop for Completion {
     fn drop(&mut self) {
         if self.done.outcome.get().is_none() {
-            let _ = self
-                .done
-                .outcome
-                .set(Outcome::Failed(ProducerError::Closed));
-        }
-        for t in &self.tickets {
-            t.waker.wake();
+            self.done.set(Outcome::Failed(ProducerError::Closed));
         }
     }
 }
 
 impl DeliveryFuture {
-    fn check(&self) -> Poll<Result<RecordMetadata, ProducerError>> {
-        let (mut batch, mut index, timestamp) = match self.ticket.place.get() {
-            None => return Poll::Pending,
-            Some(Place::Failed(e)) => return Poll::Ready(Err(e.clone())),
-            Some(Place::InBatch {
+    /// The outcome, if known; `Some(batch)` of the batch to wait for if not.
+    fn check(&mut self) -> Result<Result<RecordMetadata, ProducerError>, Arc<BatchDone>> {
+        let (mut batch, mut index, timestamp) = match &mut self.state {
+            State::Failed(e) => return Ok(Err(e.take().unwrap_or(ProducerError::Closed))),
+            State::InBatch {
                 batch,
                 index,
                 timestamp,
-            }) => (batch, *index, *timestamp),
+            } => (&*batch, *index, *timestamp),
         };
         loop {
             match batch.outcome.get() {
-                None => return Poll::Pending,
-                Some(Outcome::Failed(e)) => return Poll::Ready(Err(e.clone())),
+                None => return Err(batch.clone()),
+                Some(Outcome::Failed(e)) => return Ok(Err(e.clone())),
                 Some(Outcome::Written {
                     base_offset,
                     append_time,
                 }) => {
-                    return Poll::Ready(Ok(RecordMetadata {
+                    return Ok(Ok(RecordMetadata {
                         topic: batch.topic.clone(),
                         partition: batch.partition,
                         offset: if *base_offset >= 0 {
@@ -226,13 +224,31 @@ impl Future for DeliveryFuture {
     type Output = Result<RecordMetadata, ProducerError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(r) = self.check() {
-            return Poll::Ready(r);
+        let this = self.get_mut();
+        let batch = match this.check() {
+            Ok(r) => return Poll::Ready(r),
+            Err(batch) => batch,
+        };
+        {
+            let mut waiters = batch.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            // Looked at again under the lock: the task writes the outcome
+            // before it takes the list, so either the outcome is visible
+            // here or this waker is in the list it takes.
+            if batch.outcome.get().is_none() {
+                if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiters.push(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
         }
-        // Registered before the second look, so a completion in between
-        // is not missed (the task writes, then wakes).
-        self.ticket.waker.register(cx.waker());
-        self.check()
+        match this.check() {
+            Ok(r) => Poll::Ready(r),
+            // A split: the half it moved to is not complete yet.
+            Err(_) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
     }
 }
 
@@ -242,13 +258,7 @@ mod tests {
 
     fn batch(n: usize, t0: i64) -> (Completion, Vec<DeliveryFuture>) {
         let mut c = Completion::new("t".into(), 3);
-        let futures = (0..n)
-            .map(|i| {
-                let (reply, f) = pair();
-                c.join(reply, t0 + i as i64);
-                f
-            })
-            .collect();
+        let futures = (0..n).map(|i| c.join(t0 + i as i64)).collect();
         (c, futures)
     }
 
@@ -289,14 +299,34 @@ mod tests {
 
     #[tokio::test]
     async fn a_waiting_future_is_woken_and_a_dropped_batch_fails_closed() {
-        let (c, mut futures) = batch(1, 0);
-        let f = futures.pop().unwrap();
-        let waiter = tokio::spawn(f);
+        let (c, mut futures) = batch(2, 0);
+        let waiters: Vec<_> = futures.drain(..).map(tokio::spawn).collect();
         tokio::task::yield_now().await;
         drop(c);
-        assert!(matches!(waiter.await.unwrap(), Err(ProducerError::Closed)));
-        let (reply, f) = pair();
-        reply.fail(ProducerError::Closed);
-        assert!(matches!(f.await, Err(ProducerError::Closed)));
+        for w in waiters {
+            assert!(matches!(w.await.unwrap(), Err(ProducerError::Closed)));
+        }
+        assert!(matches!(
+            failed(ProducerError::Closed).await,
+            Err(ProducerError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_future_waiting_on_a_split_batch_follows_its_half() {
+        let (c, mut futures) = batch(4, 0);
+        let late = tokio::spawn(futures.pop().unwrap());
+        tokio::task::yield_now().await;
+        let (first, second) = c.split(2);
+        tokio::task::yield_now().await;
+        first.complete(Outcome::Written {
+            base_offset: 0,
+            append_time: -1,
+        });
+        second.complete(Outcome::Written {
+            base_offset: 20,
+            append_time: -1,
+        });
+        assert_eq!(late.await.unwrap().unwrap().offset, 21);
     }
 }

@@ -2,11 +2,13 @@
 //! and transactions.
 //!
 //! A [`Producer`] handle accepts records into a bounded buffer
-//! (`buffer.memory`) and hands them to one background sender task, which
-//! owns every piece of producer state: the per-partition batches
-//! (the accumulator), the producer id and sequence numbers, the transaction
-//! phase, and the requests in flight (one pipeline per broker, batches of
-//! several partitions sharing a request). `send` returns a
+//! (`buffer.memory`): it picks each record's partition and appends it to
+//! that partition's open batch right in the caller's task (the
+//! accumulator), and hands complete batches (full, or open for
+//! `linger.ms`) to one background sender task, which owns the rest of the
+//! producer's state: the batches waiting to be sent, the producer id and
+//! sequence numbers, the transaction phase, and the requests in flight (one
+//! pipeline per broker, batches of several partitions sharing a request). `send` returns a
 //! [`DeliveryFuture`] with the partition, offset and timestamp, or a typed
 //! [`ProducerError`] for that record alone.
 //!
@@ -16,18 +18,26 @@
 //! ([`partitioner::murmur2`]); unkeyed ones use the uniform sticky strategy.
 //!
 //! # Layout
-//! `producer.rs` (the handle: `send`, `flush`, `close`), `sender/` (the task:
-//! `mod.rs` the loop and record intake, `drain.rs` readiness and request
-//! packing, `response.rs` the per-partition outcome rules, `io.rs` the
-//! requests), `accumulator.rs` (per-partition batch queues, pure state),
-//! `partitioner.rs`, `txn.rs` (transaction state and the handle's
-//! transaction calls), `config.rs`, `record.rs`, `delivery.rs`, `error.rs`.
+//! `producer.rs` (the handle: `send`, `flush`, `close`, and the linger
+//! timer), `accumulator.rs` (the open batch of each partition and the
+//! partition choice, pure state), `batch.rs` (one batch: builder, encoded
+//! bytes, split), `sender/` (the task: `mod.rs` the loop and batch intake,
+//! `queue.rs` a partition's waiting batches and sequences, `drain.rs`
+//! request packing, `response.rs` the per-partition outcome rules, `io.rs`
+//! the requests), `partitioner.rs`, `txn.rs` (transaction state and the
+//! handle's transaction calls), `config.rs`, `record.rs`, `delivery.rs`,
+//! `error.rs`.
 //!
 //! # Invariants that are not obvious from one file
-//! - Only the sender task changes producer state; the handle shares nothing
-//!   with it but the channel, the `buffer.memory` semaphore (whose
-//!   permits it takes in `send` and the task gives back on completion) and
-//!   the write-once delivery state the `DeliveryFuture`s read (`delivery.rs`).
+//! - The handles own the open batches (behind a lock that only they and the
+//!   linger timer take, never across an await); every batch after that
+//!   belongs to the sender task, which alone changes producer state. The
+//!   handles share nothing with the task but the channel, the
+//!   `buffer.memory` semaphore (whose permits `send` takes and the task
+//!   gives back on completion) and the write-once delivery state the
+//!   `DeliveryFuture`s read (`delivery.rs`).
+//! - Batches leave the accumulator only while its lock is held, so one
+//!   partition's batches reach the task in the order they were filled.
 //! - Deliveries complete per batch: the task writes one outcome per batch,
 //!   and each record's offset is the batch's base offset plus its index.
 //! - Sequence numbers are assigned when a batch is first drained, never
@@ -47,6 +57,7 @@
 #![deny(missing_docs)]
 
 mod accumulator;
+mod batch;
 pub mod config;
 mod delivery;
 pub mod error;

@@ -1,18 +1,20 @@
 //! The producer handle.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use rkafka_client_core::Client;
 use rkafka_protocol::ErrorCode;
-use tokio::sync::{mpsc, oneshot, Semaphore, TryAcquireError};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
+use crate::accumulator::{Accumulator, Clock};
+use crate::batch::{Batch, BatchSettings};
 use crate::config::ProducerConfig;
 use crate::delivery::DeliveryFuture;
 use crate::error::ProducerError;
 use crate::record::ProducerRecord;
-use crate::sender::{init_producer_id, Msg, Pending, Sender};
+use crate::sender::{init_producer_id, Msg, Sender};
 
 /// A Kafka producer. Cheap to clone; all clones feed one background sender
 /// task, which flushes what is buffered and stops when the last clone is
@@ -45,12 +47,83 @@ struct Inner {
     client: Client,
     memory: Arc<Semaphore>,
     cfg: Arc<ProducerConfig>,
-    /// The first topic seen in the metadata: most producers send to one
-    /// topic, and looking it up in the metadata snapshot for every record
-    /// (a lock, two reference counts and a hash) was a twentieth of the
-    /// CPU time. Known once, a topic stays known to `send`, as in Java's
-    /// metadata cache; the task still fails records of a topic gone since.
-    known_topic: OnceLock<Arc<str>>,
+    /// The open batches. Locked by `send` (the caller's task) and by the
+    /// linger timer, each time for one append or one sweep, never across
+    /// an await; the sender task never takes it (it gets complete batches
+    /// over `tx`). Batches leave it only while it is held, so the batches
+    /// of one partition reach the task in order.
+    accumulator: Mutex<Accumulator>,
+    /// Wakes the linger timer when a batch opens while none was open.
+    linger_wake: Arc<Notify>,
+}
+
+impl Inner {
+    fn accumulator(&self) -> MutexGuard<'_, Accumulator> {
+        // A panic while appending leaves at worst a half-filled batch.
+        self.accumulator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands a complete batch to the sender task (with the lock held).
+    fn ship(&self, batch: Batch) {
+        if let Err(mpsc::error::SendError(Msg::Batch(batch))) = self.tx.send(Msg::Batch(batch)) {
+            self.memory.add_permits(batch.memory);
+            batch.fail(&ProducerError::Closed);
+        }
+    }
+
+    /// Ships every open batch, then sends `msg` behind them.
+    fn ship_all_then(&self, msg: Msg) -> Result<(), ProducerError> {
+        let mut acc = self.accumulator();
+        acc.ship_all(&mut |b| self.ship(b));
+        self.tx.send(msg).map_err(|_| ProducerError::Closed)
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: what is buffered still goes out (the task
+    /// finishes it, then stops), and the linger timer stops.
+    fn drop(&mut self) {
+        let acc = self
+            .accumulator
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (tx, memory) = (&self.tx, &self.memory);
+        acc.ship_all(&mut |b| {
+            if let Err(mpsc::error::SendError(Msg::Batch(b))) = tx.send(Msg::Batch(b)) {
+                memory.add_permits(b.memory);
+                b.fail(&ProducerError::Closed);
+            }
+        });
+        self.linger_wake.notify_one();
+    }
+}
+
+/// The linger timer: ships batches open for `linger.ms` and keeps the
+/// accumulator's clock fresh (to the millisecond) while batches are open;
+/// sleeps while none is. Stops with the last handle.
+async fn linger(inner: Weak<Inner>, wake: Arc<Notify>) {
+    const TICK: Duration = Duration::from_millis(1);
+    let mut due: Option<Instant> = None;
+    loop {
+        match due {
+            None => wake.notified().await,
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = wake.notified() => {}
+                }
+            }
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let now = Clock::now();
+        due = {
+            let mut acc = inner.accumulator();
+            acc.tick(now, &mut |b| inner.ship(b))
+                .map(|at| at.min(now.instant + TICK))
+        };
+    }
 }
 
 impl Producer {
@@ -94,15 +167,24 @@ impl Producer {
         let (tx, rx) = mpsc::unbounded_channel();
         let sender = Sender::new(client.clone(), cfg.clone(), rx, memory.clone(), producer);
         tokio::spawn(sender.run());
-        Ok(Self {
-            inner: Arc::new(Inner {
-                tx,
-                client,
-                memory,
-                cfg,
-                known_topic: OnceLock::new(),
-            }),
-        })
+        let accumulator = Accumulator::new(
+            BatchSettings::of(&cfg),
+            cfg.linger,
+            cfg.partitioner.clone(),
+            cfg.partitioner_ignore_keys,
+            client.watch_metadata(),
+        );
+        let linger_wake = Arc::new(Notify::new());
+        let inner = Arc::new(Inner {
+            tx,
+            client,
+            memory,
+            cfg,
+            accumulator: Mutex::new(accumulator),
+            linger_wake: linger_wake.clone(),
+        });
+        tokio::spawn(linger(Arc::downgrade(&inner), linger_wake));
+        Ok(Self { inner })
     }
 
     /// Accepts `record` into the buffer and returns a future for its
@@ -120,7 +202,8 @@ impl Producer {
     /// # Cancel safety
     /// Cancel safe: a cancelled call has not sent the record.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
-        let cfg = &self.inner.cfg;
+        let inner = &*self.inner;
+        let cfg = &inner.cfg;
         let size = record.estimated_size();
         let max = cfg.max_request_size.min(cfg.buffer_memory);
         if size > max {
@@ -129,21 +212,14 @@ impl Producer {
         // The clock is read only when something must wait: reading it for
         // every record cost more than the rest of this fast path.
         let mut deadline = None;
-        if !self.topic_known(&record) {
-            let d = Instant::now() + cfg.max_block;
-            deadline = Some(d);
-            self.wait_for_topic(&record, d).await?;
-        }
         let memory = size.saturating_add(crate::record::RECORD_OVERHEAD);
         let permits = u32::try_from(memory.min(cfg.buffer_memory)).unwrap_or(u32::MAX);
-        match self.inner.memory.try_acquire_many(permits) {
+        match inner.memory.try_acquire_many(permits) {
             Ok(p) => p.forget(),
             Err(TryAcquireError::Closed) => return Err(ProducerError::Closed),
             Err(TryAcquireError::NoPermits) => {
-                let deadline = deadline.unwrap_or_else(|| Instant::now() + cfg.max_block);
-                let wait =
-                    tokio::time::timeout_at(deadline, self.inner.memory.acquire_many(permits));
-                match wait.await {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
+                match tokio::time::timeout_at(d, inner.memory.acquire_many(permits)).await {
                     Ok(Ok(p)) => p.forget(),
                     Ok(Err(_)) => return Err(ProducerError::Closed),
                     Err(_) => {
@@ -154,30 +230,47 @@ impl Producer {
                 }
             }
         }
-        let (reply, delivery) = crate::delivery::pair();
-        let pending = Pending {
-            record,
-            reply,
-            memory: permits as usize,
-        };
-        if self.inner.tx.send(Msg::Record(pending)).is_err() {
-            self.inner.memory.add_permits(permits as usize);
-            return Err(ProducerError::Closed);
-        }
-        Ok(delivery)
-    }
-
-    fn topic_known(&self, record: &ProducerRecord) -> bool {
-        if let Some(t) = self.inner.known_topic.get() {
-            if Arc::ptr_eq(t, &record.topic) || **t == *record.topic {
-                return true;
+        let charged = permits as usize;
+        let mut waited = false;
+        loop {
+            let (result, opened) = {
+                let mut acc = inner.accumulator();
+                let result = acc.append(&record, charged, &mut |b| inner.ship(b));
+                (result, acc.arm_timer())
+            };
+            if opened {
+                inner.linger_wake.notify_one();
             }
+            let err = match result {
+                Ok(delivery) => return Ok(delivery),
+                Err(e) => e,
+            };
+            let unknown_topic = matches!(
+                err,
+                ProducerError::Kafka {
+                    code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    ..
+                }
+            );
+            if unknown_topic && !waited {
+                // As Java's `send`, wait for the topic's metadata within
+                // max.block.ms.
+                waited = true;
+                let d = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
+                if let Err(e) = self.wait_for_topic(&record, d).await {
+                    inner.memory.add_permits(charged);
+                    return Err(e);
+                }
+                continue;
+            }
+            inner.memory.add_permits(charged);
+            return match err {
+                ProducerError::Closed => Err(ProducerError::Closed),
+                // Accepted, then failed alone: through its delivery, as
+                // errors found after acceptance are.
+                other => Ok(crate::delivery::failed(other)),
+            };
         }
-        let known = in_metadata(&self.inner.client, &record.topic);
-        if known {
-            let _ = self.inner.known_topic.set(record.topic.clone());
-        }
-        known
     }
 
     /// Waits until the topic is in the metadata (refreshing it), as Java's
@@ -225,7 +318,7 @@ impl Producer {
     /// Cancel safe.
     pub async fn flush(&self) -> Result<(), ProducerError> {
         let (reply, rx) = oneshot::channel();
-        self.command(Msg::Flush(reply))?;
+        self.inner.ship_all_then(Msg::Flush(reply))?;
         rx.await.map_err(|_| ProducerError::Closed)
     }
 
@@ -241,7 +334,8 @@ impl Producer {
     /// Cancel safe: closing continues in the background.
     pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let (reply, rx) = oneshot::channel();
-        self.command(Msg::Close {
+        self.inner.accumulator().close();
+        self.inner.ship_all_then(Msg::Close {
             deadline: Instant::now() + timeout,
             reply,
         })?;

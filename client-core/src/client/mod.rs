@@ -39,6 +39,7 @@
 //! ```
 
 pub mod config;
+mod metadata_watch;
 mod properties;
 mod send;
 
@@ -47,6 +48,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use self::config::{ClientConfig, ClientConfigBuilder, MetadataRecoveryStrategy};
+pub use self::metadata_watch::MetadataWatch;
 pub use self::send::{no_check, purpose_for};
 use crate::error::Error;
 use crate::metadata::task::{self, Command};
@@ -132,6 +134,11 @@ impl Client {
     /// refresh, possibly stale).
     pub fn metadata(&self) -> Arc<ClusterMetadata> {
         self.inner.view.borrow().metadata.clone()
+    }
+
+    /// A follower of the metadata for hot paths: see [`MetadataWatch`].
+    pub fn watch_metadata(&self) -> MetadataWatch {
+        MetadataWatch::new(self.inner.view.clone())
     }
 
     /// The current view: metadata, cached coordinators, connection pool.

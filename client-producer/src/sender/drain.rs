@@ -9,8 +9,8 @@ use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProd
 use rkafka_protocol::messages::ProduceRequest;
 use tokio::time::Instant;
 
+use super::queue::increment_sequence;
 use super::{io, Bump, Event, Sender, Sent};
-use crate::accumulator::increment_sequence;
 use crate::error::ProducerError;
 
 /// How far ahead to sleep when nothing is due.
@@ -97,8 +97,6 @@ impl Sender {
     /// One pass over the partitions: at most one batch per partition and
     /// one request per broker. Returns whether anything was sent.
     fn drain_round(&mut self, now: Instant, wake: &mut Instant) -> bool {
-        let linger = self.cfg.linger;
-        let flushing = !self.flushers.is_empty() || !self.rx_open || !self.closers.is_empty();
         let max_in_flight = self.cfg.max_in_flight_requests_per_connection;
         let max_request = self.cfg.max_request_size;
         let transactional = self.txn.is_some();
@@ -124,13 +122,10 @@ impl Sender {
         for (name, t) in self.topics.iter_mut() {
             let meta = metadata.topic(name);
             for (p, q) in t.queues.iter_mut().enumerate() {
-                if !q.front_ready(now, linger, flushing) {
-                    if let Some(b) = q.batches.front() {
-                        *wake = (*wake).min(b.created + linger);
-                    }
+                // Batches arrive complete (linger is the accumulator's).
+                let Some(front) = q.batches.front() else {
                     continue;
-                }
-                let front = q.batches.front().expect("ready means non-empty");
+                };
                 if let Some(at) = front.retry_at.filter(|at| *at > now) {
                     *wake = (*wake).min(at);
                     continue;

@@ -1,9 +1,9 @@
 //! The sender task: the one owner of the producer's state.
 //!
-//! The [`crate::Producer`] handle charges a record to `buffer.memory` and
-//! passes it here over a channel; this task partitions it, appends it to its
-//! partition's batch, decides when batches are ready, groups ready batches
-//! per leader broker into Produce requests (at most
+//! The [`crate::Producer`] handle charges each record to `buffer.memory`,
+//! appends it to its partition's open batch (`accumulator.rs`) and passes
+//! complete batches here over a channel; this task queues them per
+//! partition, groups them per leader broker into Produce requests (at most
 //! `max.in.flight.requests.per.connection` per broker, one batch per
 //! partition per request), and completes each record's delivery from the
 //! response. It polls every request future itself, in the order they were
@@ -14,16 +14,18 @@
 
 mod drain;
 mod io;
+mod queue;
 mod response;
 
 pub(crate) use io::init_producer_id;
+pub(crate) use queue::PartitionQueue;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rkafka_client_core::metadata::ClusterMetadata;
@@ -33,29 +35,17 @@ use rkafka_protocol::ErrorCode;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
-use crate::accumulator::{Batch, BatchSettings, PartitionQueue};
+use crate::accumulator::TopicHasher;
+use crate::batch::{Batch, BatchSettings};
 use crate::config::ProducerConfig;
-use crate::delivery::Reply;
 use crate::error::ProducerError;
-use crate::partitioner::{key_partition, Sticky};
-use crate::record::ProducerRecord;
 use crate::txn::TxnState;
-
-/// A record on its way to the sender task.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    /// Its `timestamp`, when `None`, is set by the sender task: once per
-    /// burst of records taken from the channel, not once per record (reading
-    /// the clock was a tenth of the producer's CPU time).
-    pub(crate) record: ProducerRecord,
-    pub(crate) reply: Reply,
-    pub(crate) memory: usize,
-}
 
 /// What the handle asks of the task.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    Record(Pending),
+    /// A complete batch from the handle's accumulator.
+    Batch(Batch),
     /// Answer once every record accepted so far is complete.
     Flush(oneshot::Sender<()>),
     /// Stop accepting records, finish (or at `deadline` fail) the rest, stop.
@@ -88,15 +78,10 @@ pub(crate) enum Event {
 
 type BoxFuture = Pin<Box<dyn Future<Output = Event> + Send>>;
 
-/// A topic's partition queues and its sticky-partition choice.
-#[derive(Debug)]
+/// A topic's partition queues (by partition index).
+#[derive(Debug, Default)]
 pub(crate) struct TopicState {
     pub(crate) queues: Vec<PartitionQueue>,
-    sticky: Sticky,
-    /// The partition count as of metadata generation `seen`, so a record
-    /// needs no metadata lookup.
-    partitions: i32,
-    seen: u64,
 }
 
 /// Whether the producer epoch must be bumped (KIP-360) before sending on.
@@ -136,12 +121,6 @@ pub(crate) struct Sender {
     /// Records accepted and not yet completed.
     pub(crate) outstanding: usize,
     pub(crate) metadata: Arc<ClusterMetadata>,
-    /// Bumped whenever `metadata` is replaced by a different snapshot.
-    pub(crate) metadata_gen: u64,
-    pub(crate) seed: u64,
-    /// The clock, read once per burst of records (see [`Pending`]).
-    pub(crate) burst_millis: i64,
-    pub(crate) burst_instant: Instant,
 }
 
 impl Sender {
@@ -152,11 +131,7 @@ impl Sender {
         memory: Arc<Semaphore>,
         producer: Option<(i64, i16)>,
     ) -> Self {
-        let settings = BatchSettings {
-            batch_size: cfg.batch_size,
-            compression: cfg.compression,
-            level: cfg.compression_level,
-        };
+        let settings = BatchSettings::of(&cfg);
         let txn = cfg.transactional_id.clone().map(TxnState::new);
         let metadata = client.metadata();
         Self {
@@ -183,12 +158,6 @@ impl Sender {
             close_deadline: None,
             outstanding: 0,
             metadata,
-            metadata_gen: 1,
-            seed: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64),
-            burst_millis: now_millis(),
-            burst_instant: Instant::now(),
         }
     }
 
@@ -213,11 +182,9 @@ impl Sender {
                 msg = self.rx.recv(), if self.rx_open => match msg {
                     Some(m) => {
                         self.update_metadata();
-                        self.burst_millis = now_millis();
-                        self.burst_instant = Instant::now();
                         self.on_msg(m);
                         // Take what else is queued in one go: one drain per
-                        // burst of records, not one per record.
+                        // burst of batches, not one per batch.
                         for _ in 0..8192 {
                             match self.rx.try_recv() {
                                 Ok(m) => self.on_msg(m),
@@ -238,7 +205,7 @@ impl Sender {
 
     fn on_msg(&mut self, msg: Msg) {
         match msg {
-            Msg::Record(p) => self.on_record(p),
+            Msg::Batch(b) => self.on_batch(b),
             Msg::Flush(reply) => self.flushers.push(reply),
             Msg::Close { deadline, reply } => {
                 self.closers.push(reply);
@@ -251,105 +218,22 @@ impl Sender {
         }
     }
 
-    fn on_record(&mut self, p: Pending) {
-        let Pending {
-            record,
-            reply,
-            memory,
-        } = p;
+    fn on_batch(&mut self, batch: Batch) {
         if let Some(err) = self.txn.as_ref().and_then(TxnState::send_error) {
-            self.memory.add_permits(memory);
-            reply.fail(err);
+            self.memory.add_permits(batch.memory);
+            batch.fail(&err);
             return;
         }
-        let timestamp = record.timestamp.unwrap_or(self.burst_millis);
-        let seed = self.seed;
-        let gen = self.metadata_gen;
-        let topic = match self.topics.get_mut(&record.topic) {
+        let p = batch.partition() as usize;
+        let topic = match self.topics.get_mut(batch.topic()) {
             Some(t) => t,
-            None => self
-                .topics
-                .entry(record.topic.clone())
-                .or_insert_with(|| TopicState {
-                    queues: Vec::new(),
-                    sticky: Sticky::new(seed ^ record.topic.len() as u64),
-                    partitions: 0,
-                    seen: 0,
-                }),
+            None => self.topics.entry(batch.topic().clone()).or_default(),
         };
-        if topic.seen != gen {
-            topic.seen = gen;
-            topic.partitions = self
-                .metadata
-                .topic(&record.topic)
-                .map_or(0, |t| t.partitions.len() as i32);
-            if topic.queues.len() < topic.partitions as usize {
-                topic
-                    .queues
-                    .resize_with(topic.partitions as usize, PartitionQueue::default);
-            }
+        if topic.queues.len() <= p {
+            topic.queues.resize_with(p + 1, PartitionQueue::default);
         }
-        let partitions = topic.partitions;
-        if partitions == 0 {
-            self.memory.add_permits(memory);
-            reply.fail(ProducerError::Kafka {
-                topic: record.topic.to_string(),
-                partition: record.partition.unwrap_or(-1),
-                code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                message: None,
-            });
-            return;
-        }
-        let chosen = match record.partition {
-            Some(p) => p,
-            None => {
-                let custom = self.cfg.partitioner.as_ref().and_then(|c| {
-                    c.partition(
-                        &record.topic,
-                        record.key.as_deref(),
-                        record.value.as_deref(),
-                        partitions,
-                    )
-                });
-                match (custom, &record.key) {
-                    (Some(p), _) => p,
-                    (None, Some(k)) if !self.cfg.partitioner_ignore_keys => {
-                        key_partition(k, partitions)
-                    }
-                    _ => topic.sticky.next(
-                        partitions,
-                        memory.saturating_sub(crate::record::RECORD_OVERHEAD),
-                        self.settings.batch_size,
-                    ),
-                }
-            }
-        };
-        if chosen < 0 || chosen >= partitions {
-            self.memory.add_permits(memory);
-            reply.fail(ProducerError::InvalidPartition {
-                topic: record.topic.to_string(),
-                partition: chosen,
-                partitions,
-            });
-            return;
-        }
-        let q = &mut topic.queues[chosen as usize];
-        match q.append(
-            &record,
-            chosen,
-            timestamp,
-            reply,
-            memory,
-            // The burst's clock, not a fresh read per record (see `Pending`).
-            self.burst_instant,
-            self.settings,
-        ) {
-            Ok(()) => self.outstanding += 1,
-            Err((reply, err)) => {
-                self.memory.add_permits(memory);
-                reply.fail(err);
-            }
-        }
+        self.outstanding += batch.count();
+        topic.queues[p].batches.push_back(batch);
     }
 
     /// Takes the client's current metadata snapshot.
@@ -357,7 +241,6 @@ impl Sender {
         let now = self.client.metadata();
         if !Arc::ptr_eq(&now, &self.metadata) {
             self.metadata = now;
-            self.metadata_gen += 1;
         }
     }
 
@@ -426,36 +309,5 @@ impl Sender {
         let base = self.cfg.retry_backoff;
         let exp = attempts.saturating_sub(1).min(16);
         (base * 2u32.pow(exp)).min(self.cfg.retry_backoff_max.max(base))
-    }
-}
-
-/// Milliseconds since the epoch, for records sent without a timestamp.
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// FNV-1a for the topic map, which is looked up for every record: the
-/// default SipHash was 3 % of the producer's CPU. Topic names come from the
-/// application, not from the network, so hash flooding is not a concern.
-#[derive(Debug)]
-pub(crate) struct TopicHasher(u64);
-
-impl Default for TopicHasher {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for TopicHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }

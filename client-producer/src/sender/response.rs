@@ -9,8 +9,9 @@ use rkafka_protocol::records::restamp;
 use rkafka_protocol::ErrorCode;
 use tokio::time::Instant;
 
+use super::queue::increment_sequence;
 use super::{Bump, Sender, Sent};
-use crate::accumulator::{increment_sequence, Batch};
+use crate::batch::Batch;
 use crate::delivery::Outcome::Written;
 use crate::error::ProducerError;
 
@@ -174,11 +175,7 @@ impl Sender {
         }
     }
 
-    fn queue(
-        &mut self,
-        topic: &str,
-        partition: i32,
-    ) -> Option<&mut crate::accumulator::PartitionQueue> {
+    fn queue(&mut self, topic: &str, partition: i32) -> Option<&mut super::PartitionQueue> {
         self.topics
             .get_mut(topic)
             .and_then(|t| t.queues.get_mut(usize::try_from(partition).ok()?))
