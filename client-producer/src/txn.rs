@@ -89,9 +89,7 @@ impl TxnState {
     pub(crate) fn send_error(&self) -> Option<ProducerError> {
         match &self.phase {
             Phase::InTransaction => None,
-            Phase::Abortable(e) => Some(ProducerError::Transaction {
-                reason: format!("the transaction must be aborted after an earlier error: {e}"),
-            }),
+            Phase::Abortable(e) => Some(must_abort(e)),
             Phase::Fatal(e) => Some(e.clone()),
             Phase::Uninitialized => Some(not_in("call init_transactions first")),
             Phase::Ready | Phase::Ending => Some(not_in("call begin_transaction first")),
@@ -108,6 +106,18 @@ impl TxnState {
     /// Fenced: nothing but closing is possible.
     pub(crate) fn fatal(&mut self, err: ProducerError) {
         self.phase = Phase::Fatal(err);
+    }
+}
+
+/// The error a send or a commit gets once the transaction can only be
+/// aborted because of `cause`.
+fn must_abort(cause: &ProducerError) -> ProducerError {
+    match cause {
+        e @ (ProducerError::TransactionTimedOut { .. }
+        | ProducerError::TransactionAbortable { .. }) => e.clone(),
+        e => ProducerError::TransactionAbortable {
+            reason: format!("an earlier record or call failed ({e})"),
+        },
     }
 }
 
@@ -173,9 +183,7 @@ impl Sender {
             TxnMsg::PrepareEnd { commit, reply } => {
                 let r = match (&txn.phase, self.producer) {
                     (Phase::Fatal(e), _) => Err(e.clone()),
-                    (Phase::Abortable(e), _) if commit => Err(ProducerError::Transaction {
-                        reason: format!("cannot commit, abort instead: {e}"),
-                    }),
+                    (Phase::Abortable(e), _) if commit => Err(must_abort(e)),
                     (Phase::InTransaction | Phase::Abortable(_), Some(p)) => {
                         txn.phase = Phase::Ending;
                         Ok((p, txn.started))
@@ -235,20 +243,15 @@ impl Sender {
                             self.add_retry_at = Some(retry_at);
                         }
                         c => {
-                            let err = if matches!(
-                                c,
-                                ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH
-                            ) {
-                                ProducerError::Fenced {
-                                    what: format!("AddPartitionsToTxn answered {c:?}"),
-                                }
-                            } else {
-                                ProducerError::Kafka {
+                            let err = match coordinator_error("AddPartitionsToTxn", c) {
+                                e @ (ProducerError::Fenced { .. }
+                                | ProducerError::TransactionAbortable { .. }) => e,
+                                _ => ProducerError::Kafka {
                                     topic: t.clone(),
                                     partition: p,
                                     code: c,
                                     message: None,
-                                }
+                                },
                             };
                             failed.extend(q.batches.drain(..).map(|b| (b, err.clone())));
                         }
@@ -388,8 +391,10 @@ impl Producer {
     /// Sends every record of the transaction, then commits it.
     ///
     /// # Errors
-    /// [`ProducerError::Transaction`] when a record of it failed (abort
-    /// instead) or none is open; [`ProducerError::Fenced`]; request errors.
+    /// [`ProducerError::TransactionTimedOut`] or
+    /// [`ProducerError::TransactionAbortable`] when it can only be aborted;
+    /// [`ProducerError::Transaction`] when none is open;
+    /// [`ProducerError::Fenced`]; request errors.
     pub async fn commit_transaction(&self) -> Result<(), ProducerError> {
         self.end_transaction(true).await
     }
@@ -451,17 +456,88 @@ impl Producer {
 fn check(what: &str, code: ErrorCode) -> Result<(), ProducerError> {
     match code {
         ErrorCode::NONE => Ok(()),
-        ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => {
-            Err(ProducerError::Fenced {
-                what: format!("{what} answered {code:?}"),
-            })
-        }
-        code => Err(ProducerError::Transaction {
+        code => Err(coordinator_error(what, code)),
+    }
+}
+
+/// The typed error for a transaction or group coordinator's answer `code`
+/// to `what` (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+/// TxnOffsetCommit, EndTxn), as Java's `TransactionManager` sorts them:
+/// fencing is fatal (a coordinator's INVALID_PRODUCER_EPOCH counts as
+/// fencing: only Produce answers may mean a timeout), TRANSACTION_ABORTABLE
+/// asks for an abort, anything else fails the call.
+pub(crate) fn coordinator_error(what: &str, code: ErrorCode) -> ProducerError {
+    match code {
+        ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => ProducerError::Fenced {
+            what: format!("{what} answered {code:?}"),
+        },
+        ErrorCode::TRANSACTION_ABORTABLE => ProducerError::TransactionAbortable {
+            reason: format!("{what} answered {code:?}"),
+        },
+        code => ProducerError::Transaction {
             reason: format!("{what} failed: {code:?}"),
-        }),
+        },
     }
 }
 
 fn millis(d: std::time::Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinator_errors_tell_fencing_from_abortable() {
+        for code in [
+            ErrorCode::PRODUCER_FENCED,
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+        ] {
+            assert!(matches!(
+                coordinator_error("EndTxn", code),
+                ProducerError::Fenced { .. }
+            ));
+        }
+        assert!(matches!(
+            coordinator_error("AddPartitionsToTxn", ErrorCode::TRANSACTION_ABORTABLE),
+            ProducerError::TransactionAbortable { .. }
+        ));
+        assert!(matches!(
+            coordinator_error("EndTxn", ErrorCode::INVALID_TXN_STATE),
+            ProducerError::Transaction { .. }
+        ));
+        assert!(check("EndTxn", ErrorCode::NONE).is_ok());
+    }
+
+    #[test]
+    fn a_timed_out_transaction_stays_a_timeout_until_aborted() {
+        let timeout = ProducerError::TransactionTimedOut {
+            what: "Produce to t-0 answered INVALID_PRODUCER_EPOCH".into(),
+        };
+        assert!(matches!(
+            must_abort(&timeout),
+            ProducerError::TransactionTimedOut { .. }
+        ));
+        let failed = ProducerError::DeliveryTimeout {
+            after: std::time::Duration::from_secs(1),
+        };
+        assert!(matches!(
+            must_abort(&failed),
+            ProducerError::TransactionAbortable { .. }
+        ));
+        // The state machine: sends and commits get the cause, abort is allowed.
+        let mut st = TxnState::new("t".into());
+        st.phase = Phase::InTransaction;
+        st.abortable(timeout);
+        assert!(matches!(
+            st.send_error(),
+            Some(ProducerError::TransactionTimedOut { .. })
+        ));
+        st.fatal(ProducerError::Fenced { what: "x".into() });
+        assert!(matches!(
+            st.send_error(),
+            Some(ProducerError::Fenced { .. })
+        ));
+    }
 }

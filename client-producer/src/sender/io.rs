@@ -92,14 +92,7 @@ pub(crate) async fn init_producer_id(
         .await?;
     match ErrorCode(resp.error_code) {
         ErrorCode::NONE => Ok((resp.producer_id, resp.producer_epoch)),
-        code @ (ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH) => {
-            Err(ProducerError::Fenced {
-                what: format!("InitProducerId answered {code:?}"),
-            })
-        }
-        code => Err(ProducerError::Transaction {
-            reason: format!("InitProducerId failed: {code:?}"),
-        }),
+        code => Err(crate::txn::coordinator_error("InitProducerId", code)),
     }
 }
 
