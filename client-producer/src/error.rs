@@ -85,6 +85,13 @@ pub enum ProducerError {
         /// Why.
         reason: String,
     },
+    /// The record was still buffered, never sent, when `abort_transaction`
+    /// was called, so it was dropped with its transaction (Java's
+    /// `TransactionAbortedException` from `abortUndrainedBatches`).
+    ///
+    /// What to do: nothing, unless the record is still wanted: then send it
+    /// again in a new transaction.
+    TransactionAborted,
     /// A transaction call made in the wrong state (send before
     /// `begin_transaction`, commit without one, ...), or a coordinator
     /// error with no more specific variant.
@@ -149,6 +156,10 @@ impl fmt::Display for ProducerError {
             Self::TransactionAbortable { reason } => write!(
                 f,
                 "transaction must be aborted: {reason}; abort it and retry in a new transaction"
+            ),
+            Self::TransactionAborted => write!(
+                f,
+                "the record was dropped unsent: its transaction was aborted while it was buffered"
             ),
             Self::Transaction { reason } => write!(f, "transaction: {reason}"),
             Self::Config(reason) => write!(f, "invalid producer config: {reason}"),

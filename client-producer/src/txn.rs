@@ -48,6 +48,9 @@ pub(crate) struct TxnState {
     phase: Phase,
     /// The coordinator knows the transaction (partitions or offsets added).
     started: bool,
+    /// A commit or abort waiting for the AddPartitionsToTxn in flight: the
+    /// coordinator must have its answer before EndTxn.
+    pending_end: Option<oneshot::Sender<Result<EndInfo, ProducerError>>>,
 }
 
 /// The producer id and epoch, and whether the coordinator knows the
@@ -66,6 +69,7 @@ pub(crate) enum TxnMsg {
     /// transaction on the coordinator).
     Info(oneshot::Sender<Result<(i64, i16), ProducerError>>),
     /// Commit or abort begins: the producer id and whether EndTxn is needed.
+    /// An abort drops the records never sent.
     PrepareEnd {
         commit: bool,
         reply: oneshot::Sender<Result<EndInfo, ProducerError>>,
@@ -82,6 +86,7 @@ impl TxnState {
             id,
             phase: Phase::Uninitialized,
             started: false,
+            pending_end: None,
         }
     }
 
@@ -184,13 +189,19 @@ impl Sender {
                 let r = match (&txn.phase, self.producer) {
                     (Phase::Fatal(e), _) => Err(e.clone()),
                     (Phase::Abortable(e), _) if commit => Err(must_abort(e)),
-                    (Phase::InTransaction | Phase::Abortable(_), Some(p)) => {
-                        txn.phase = Phase::Ending;
-                        Ok((p, txn.started))
-                    }
+                    (Phase::InTransaction | Phase::Abortable(_), Some(_)) => Ok(()),
                     _ => Err(not_in("call begin_transaction first")),
                 };
-                let _ = reply.send(r);
+                if let Err(e) = r {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+                txn.phase = Phase::Ending;
+                txn.pending_end = Some(reply);
+                if !commit {
+                    self.drop_unsent();
+                }
+                self.finish_prepare_end();
             }
             TxnMsg::Ended { result, reply } => {
                 txn.phase = match result {
@@ -206,6 +217,54 @@ impl Sender {
                 }
                 let _ = reply.send(());
             }
+        }
+    }
+
+    /// Answers a pending commit or abort once no AddPartitionsToTxn is in
+    /// flight (the coordinator must have added the partitions before it
+    /// ends the transaction).
+    fn finish_prepare_end(&mut self) {
+        if self.adding {
+            return;
+        }
+        let producer = self.producer;
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let Some(reply) = txn.pending_end.take() else {
+            return;
+        };
+        let r = match producer {
+            Some(p) => Ok((p, txn.started)),
+            None => Err(not_in("no producer id")),
+        };
+        let _ = reply.send(r);
+    }
+
+    /// Fails the records of the transaction never sent (Java's
+    /// `abortUndrainedBatches`): batches without a sequence were never
+    /// drained. Sent batches (in flight or waiting to be retried) are left
+    /// to finish; the abort marker covers them.
+    fn drop_unsent(&mut self) {
+        let mut dropped = Vec::new();
+        for t in self.topics.values_mut() {
+            for q in &mut t.queues {
+                let mut i = 0;
+                while i < q.batches.len() {
+                    if q.batches[i].base_sequence.is_none() && q.batches[i].encoded.is_none() {
+                        dropped.extend(q.batches.remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        if !dropped.is_empty() {
+            let n: usize = dropped.iter().map(|b| b.count()).sum();
+            tracing::debug!(records = n, "abort: dropping records never sent");
+        }
+        for b in dropped {
+            self.fail_batch(b, &ProducerError::TransactionAborted);
         }
     }
 
@@ -278,6 +337,7 @@ impl Sender {
             }
             self.fail_batch(b, &err);
         }
+        self.finish_prepare_end();
     }
 }
 
@@ -400,8 +460,11 @@ impl Producer {
     }
 
     /// Aborts the open transaction: its records are never read by
-    /// `read_committed` consumers. Records still buffered are sent first
-    /// (and aborted with the rest); Java drops them instead.
+    /// `read_committed` consumers. Records still buffered (never sent) are
+    /// dropped, their deliveries failing with
+    /// [`ProducerError::TransactionAborted`], as Java's
+    /// `abortUndrainedBatches` does; records already sent are awaited, and
+    /// the abort marker covers them.
     ///
     /// # Errors
     /// [`ProducerError::Fenced`]; request errors.
@@ -411,10 +474,16 @@ impl Producer {
 
     async fn end_transaction(&self, commit: bool) -> Result<(), ProducerError> {
         let id = self.txn_id()?;
-        self.flush().await?;
+        if commit {
+            self.flush().await?;
+        }
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::PrepareEnd { commit, reply }))?;
         let ((pid, epoch), started) = rx.await.map_err(|_| ProducerError::Closed)??;
+        if !commit {
+            // The records never sent are gone; wait for those in flight.
+            self.flush().await?;
+        }
         let result = if started {
             let req = EndTxnRequest::default()
                 .with_transactional_id(id.clone())
