@@ -66,8 +66,9 @@ pub enum ProducerError {
     /// having bumped the epoch when it aborted (KIP-588; Java's
     /// `InvalidProducerEpochException`). Abortable, not fatal.
     ///
-    /// What to do: call `abort_transaction`, then begin a new transaction
-    /// and send its records again; keep transactions shorter than
+    /// What to do: call `abort_transaction` (which also moves this producer
+    /// to the coordinator's new epoch), then begin a new transaction and
+    /// send its records again; keep transactions shorter than
     /// `transaction.timeout.ms`. Should a newer producer have taken over
     /// instead, `abort_transaction` fails with [`ProducerError::Fenced`].
     TransactionTimedOut {

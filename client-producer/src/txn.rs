@@ -9,23 +9,24 @@
 
 use std::collections::BTreeMap;
 
+use rkafka_client_core::broker::ConnPurpose;
+use rkafka_client_core::conn::ApiVersions;
 use rkafka_client_core::group_metadata::ConsumerGroupMetadata;
-use rkafka_client_core::CoordinatorKind;
-use rkafka_client_core::Target;
+use rkafka_client_core::{Client, CoordinatorKind, Target};
 use rkafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use rkafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, EndTxnRequest, EndTxnResponse,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, EndTxnRequest, EndTxnResponse, ProduceRequest,
     TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
-use rkafka_protocol::ErrorCode;
+use rkafka_protocol::{ErrorCode, Request};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::error::ProducerError;
 use crate::producer::Producer;
-use crate::sender::{init_producer_id, Msg, Sender};
+use crate::sender::{init_producer_id, send_capped, Msg, Sender};
 
 /// Where a transactional producer is.
 #[derive(Debug, Clone)]
@@ -47,35 +48,82 @@ pub(crate) struct TxnState {
     pub(crate) id: String,
     phase: Phase,
     /// The coordinator knows the transaction (partitions or offsets added).
-    started: bool,
+    pub(crate) started: bool,
+    /// Transactions v2 (KIP-890 part 2): partitions join the transaction
+    /// with their first Produce (v12+), offsets go straight to the group
+    /// coordinator, and every EndTxn (v5+) bumps the epoch.
+    pub(crate) tv2: bool,
     /// A commit or abort waiting for the AddPartitionsToTxn in flight: the
     /// coordinator must have its answer before EndTxn.
-    pending_end: Option<oneshot::Sender<Result<EndInfo, ProducerError>>>,
+    pending_end: Option<(bool, oneshot::Sender<Result<EndInfo, ProducerError>>)>,
 }
 
-/// The producer id and epoch, and whether the coordinator knows the
-/// transaction (so EndTxn must be sent).
-pub(crate) type EndInfo = ((i64, i16), bool);
+/// What ending the transaction needs to know.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndInfo {
+    /// The producer id and epoch.
+    pub(crate) producer: (i64, i16),
+    /// The coordinator knows the transaction, so EndTxn must be sent.
+    pub(crate) started: bool,
+    /// Transactions v2.
+    pub(crate) tv2: bool,
+    /// Transactions v1, aborting after a coordinator timeout: the
+    /// coordinator already aborted with a bumped epoch, so InitProducerId
+    /// with the current epoch replaces EndTxn (KIP-360/588); v2's EndTxn
+    /// copes with the bump itself.
+    pub(crate) bump: bool,
+}
+
+/// The producer's id, epoch and transaction protocol, for
+/// `send_offsets_to_transaction`.
+pub(crate) type OffsetsInfo = ((i64, i16), bool);
+
+/// The highest Produce version a transactional producer uses: v12 and up
+/// add partitions to a transaction implicitly (KIP-890 part 2), which only a
+/// producer driving transactions v2 may send; v13 names topics by id only.
+pub(crate) const fn produce_max_version(tv2: bool) -> i16 {
+    if tv2 {
+        12
+    } else {
+        11
+    }
+}
+
+/// The highest EndTxn and TxnOffsetCommit version: v5 is transactions v2
+/// (Java caps both at 4 otherwise).
+const fn end_max_version(tv2: bool) -> i16 {
+    if tv2 {
+        5
+    } else {
+        4
+    }
+}
 
 /// What the handle's transaction calls tell or ask the sender task.
 #[derive(Debug)]
 pub(crate) enum TxnMsg {
     Initialized {
         producer: (i64, i16),
+        tv2: bool,
         reply: oneshot::Sender<()>,
     },
     Begin(oneshot::Sender<Result<(), ProducerError>>),
     /// The producer id for `send_offsets_to_transaction` (which starts the
     /// transaction on the coordinator).
-    Info(oneshot::Sender<Result<(i64, i16), ProducerError>>),
+    Info(oneshot::Sender<Result<OffsetsInfo, ProducerError>>),
     /// Commit or abort begins: the producer id and whether EndTxn is needed.
     /// An abort drops the records never sent.
     PrepareEnd {
         commit: bool,
         reply: oneshot::Sender<Result<EndInfo, ProducerError>>,
     },
+    /// The transaction ended (or failed to); `producer` is the id and epoch
+    /// to use from now on when they changed (EndTxn v5, or a bump), `tv2`
+    /// the protocol for the next transaction.
     Ended {
         result: Result<(), ProducerError>,
+        producer: Option<(i64, i16)>,
+        tv2: bool,
         reply: oneshot::Sender<()>,
     },
 }
@@ -86,6 +134,7 @@ impl TxnState {
             id,
             phase: Phase::Uninitialized,
             started: false,
+            tv2: false,
             pending_end: None,
         }
     }
@@ -147,17 +196,15 @@ impl Sender {
             return;
         };
         match msg {
-            TxnMsg::Initialized { producer, reply } => {
+            TxnMsg::Initialized {
+                producer,
+                tv2,
+                reply,
+            } => {
                 txn.phase = Phase::Ready;
                 txn.started = false;
-                self.producer = Some(producer);
-                for t in self.topics.values_mut() {
-                    for q in &mut t.queues {
-                        q.next_sequence = 0;
-                        q.acked_sequence = 0;
-                        q.in_txn = false;
-                    }
-                }
+                txn.tv2 = tv2;
+                self.new_producer(producer);
                 let _ = reply.send(());
             }
             TxnMsg::Begin(reply) => {
@@ -179,7 +226,7 @@ impl Sender {
                 let r = match (&txn.phase, self.producer) {
                     (Phase::InTransaction, Some(p)) => {
                         txn.started = true;
-                        Ok(p)
+                        Ok((p, txn.tv2))
                     }
                     _ => Err(txn.send_error().unwrap_or_else(|| not_in("no producer id"))),
                 };
@@ -196,24 +243,39 @@ impl Sender {
                     let _ = reply.send(Err(e));
                     return;
                 }
+                let bump = !txn.tv2
+                    && matches!(
+                        txn.phase,
+                        Phase::Abortable(ProducerError::TransactionTimedOut { .. })
+                    );
                 txn.phase = Phase::Ending;
-                txn.pending_end = Some(reply);
+                // Remembered until the answer: the phase no longer says.
+                txn.pending_end = Some((bump, reply));
                 if !commit {
                     self.drop_unsent();
                 }
                 self.finish_prepare_end();
             }
-            TxnMsg::Ended { result, reply } => {
+            TxnMsg::Ended {
+                result,
+                producer,
+                tv2,
+                reply,
+            } => {
                 txn.phase = match result {
                     Ok(()) => Phase::Ready,
                     Err(e @ ProducerError::Fenced { .. }) => Phase::Fatal(e),
                     Err(e) => Phase::Abortable(e),
                 };
                 txn.started = false;
+                txn.tv2 = tv2;
                 for t in self.topics.values_mut() {
                     for q in &mut t.queues {
                         q.in_txn = false;
                     }
+                }
+                if let Some(p) = producer {
+                    self.new_producer(p);
                 }
                 let _ = reply.send(());
             }
@@ -231,11 +293,16 @@ impl Sender {
         let Some(txn) = self.txn.as_mut() else {
             return;
         };
-        let Some(reply) = txn.pending_end.take() else {
+        let Some((bump, reply)) = txn.pending_end.take() else {
             return;
         };
         let r = match producer {
-            Some(p) => Ok((p, txn.started)),
+            Some(producer) => Ok(EndInfo {
+                producer,
+                started: txn.started,
+                tv2: txn.tv2,
+                bump,
+            }),
             None => Err(not_in("no producer id")),
         };
         let _ = reply.send(r);
@@ -265,6 +332,18 @@ impl Sender {
         }
         for b in dropped {
             self.fail_batch(b, &ProducerError::TransactionAborted);
+        }
+    }
+
+    /// Adopts a new producer id or epoch: sequences start over at 0.
+    fn new_producer(&mut self, producer: (i64, i16)) {
+        self.producer = Some(producer);
+        for t in self.topics.values_mut() {
+            for q in &mut t.queues {
+                q.next_sequence = 0;
+                q.acked_sequence = 0;
+                q.in_txn = false;
+            }
         }
     }
 
@@ -346,6 +425,11 @@ impl Producer {
     /// earlier producer with the same id and completing or aborting its
     /// open transaction (Java's `initTransactions`). Call once, first.
     ///
+    /// Transactions v2 (KIP-890 part 2) are used when the cluster has
+    /// finalized `transaction.version` 2 or higher and the brokers serve
+    /// Produce v12, EndTxn v5 and TxnOffsetCommit v5; v1 otherwise. The
+    /// choice is made again after every transaction, as Java does.
+    ///
     /// # Errors
     /// [`ProducerError::Config`] without `transactional.id`;
     /// [`ProducerError::Fenced`] when a newer producer took over; request errors.
@@ -356,8 +440,19 @@ impl Producer {
         let id = self.txn_id()?;
         let timeout = millis(self.config().transaction_timeout);
         let producer = init_producer_id(self.client(), Some(&id), timeout, None).await?;
+        let tv2 = transactions_v2(self.client(), &id).await.unwrap_or(false);
+        tracing::debug!(
+            producer_id = producer.0,
+            epoch = producer.1,
+            tv2,
+            "transactions initialized"
+        );
         let (reply, rx) = oneshot::channel();
-        self.command(Msg::Txn(TxnMsg::Initialized { producer, reply }))?;
+        self.command(Msg::Txn(TxnMsg::Initialized {
+            producer,
+            tv2,
+            reply,
+        }))?;
         rx.await.map_err(|_| ProducerError::Closed)
     }
 
@@ -366,7 +461,8 @@ impl Producer {
     ///
     /// # Errors
     /// [`ProducerError::Transaction`] when one is open already or
-    /// `init_transactions` was not called.
+    /// `init_transactions` was not called; [`ProducerError::Fenced`] after
+    /// fencing.
     pub async fn begin_transaction(&self) -> Result<(), ProducerError> {
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::Begin(reply)))?;
@@ -375,11 +471,16 @@ impl Producer {
 
     /// Commits consumed `offsets` (topic, partition → next offset to read)
     /// for `group` as part of the open transaction (KIP-447: the group
-    /// metadata lets the coordinator fence a zombie consumer).
+    /// metadata lets the coordinator fence a zombie consumer). With
+    /// transactions v1 the group is first added to the transaction
+    /// (AddOffsetsToTxn); with v2 the group coordinator is asked directly
+    /// (TxnOffsetCommit v5), as Java does.
     ///
     /// # Errors
-    /// [`ProducerError::Transaction`] outside a transaction; the coordinator's
-    /// errors as [`ProducerError::Kafka`] or [`ProducerError::Fenced`].
+    /// [`ProducerError::Transaction`] outside a transaction;
+    /// [`ProducerError::TransactionAbortable`] when the transaction must be
+    /// aborted; the coordinator's errors as [`ProducerError::Fenced`] or
+    /// [`ProducerError::Transaction`].
     pub async fn send_offsets_to_transaction(
         &self,
         offsets: &BTreeMap<(String, i32), i64>,
@@ -388,23 +489,25 @@ impl Producer {
         let id = self.txn_id()?;
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::Info(reply)))?;
-        let (pid, epoch) = rx.await.map_err(|_| ProducerError::Closed)??;
-        let txn_target = Target::Coordinator {
-            kind: CoordinatorKind::Transaction,
-            key: id.clone(),
-        };
-        let req = AddOffsetsToTxnRequest::default()
-            .with_transactional_id(id.clone())
-            .with_producer_id(pid)
-            .with_producer_epoch(epoch)
-            .with_group_id(group.group_id.clone());
-        let resp = self
-            .client()
-            .send_checked(txn_target, req, |r: &AddOffsetsToTxnResponse| {
-                ErrorCode(r.error_code)
-            })
-            .await?;
-        check("AddOffsetsToTxn", ErrorCode(resp.error_code))?;
+        let ((pid, epoch), tv2) = rx.await.map_err(|_| ProducerError::Closed)??;
+        if !tv2 {
+            let txn_target = Target::Coordinator {
+                kind: CoordinatorKind::Transaction,
+                key: id.clone(),
+            };
+            let req = AddOffsetsToTxnRequest::default()
+                .with_transactional_id(id.clone())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_group_id(group.group_id.clone());
+            let resp = self
+                .client()
+                .send_checked(txn_target, req, |r: &AddOffsetsToTxnResponse| {
+                    ErrorCode(r.error_code)
+                })
+                .await?;
+            check("AddOffsetsToTxn", ErrorCode(resp.error_code))?;
+        }
         let mut topics: Vec<TxnOffsetCommitRequestTopic> = Vec::new();
         for ((t, p), offset) in offsets {
             let part = TxnOffsetCommitRequestPartition::default()
@@ -420,10 +523,6 @@ impl Producer {
                 ),
             }
         }
-        let group_target = Target::Coordinator {
-            kind: CoordinatorKind::Group,
-            key: group.group_id.clone(),
-        };
         let req = TxnOffsetCommitRequest::default()
             .with_transactional_id(id)
             .with_group_id(group.group_id.clone())
@@ -441,10 +540,15 @@ impl Producer {
                 .find(|c| *c != ErrorCode::NONE)
                 .unwrap_or(ErrorCode::NONE)
         };
-        let resp = self
-            .client()
-            .send_checked(group_target, req, first_error)
-            .await?;
+        let resp = send_capped(
+            self.client(),
+            CoordinatorKind::Group,
+            &group.group_id,
+            req,
+            end_max_version(tv2),
+            first_error,
+        )
+        .await?;
         check("TxnOffsetCommit", first_error(&resp))
     }
 
@@ -466,6 +570,10 @@ impl Producer {
     /// `abortUndrainedBatches` does; records already sent are awaited, and
     /// the abort marker covers them.
     ///
+    /// After [`ProducerError::TransactionTimedOut`], this also moves the
+    /// producer to the epoch the coordinator bumped (KIP-588), so the next
+    /// transaction can start.
+    ///
     /// # Errors
     /// [`ProducerError::Fenced`]; request errors.
     pub async fn abort_transaction(&self) -> Result<(), ProducerError> {
@@ -479,35 +587,74 @@ impl Producer {
         }
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::PrepareEnd { commit, reply }))?;
-        let ((pid, epoch), started) = rx.await.map_err(|_| ProducerError::Closed)??;
+        let info = rx.await.map_err(|_| ProducerError::Closed)??;
         if !commit {
             // The records never sent are gone; wait for those in flight.
             self.flush().await?;
         }
-        let result = if started {
+        let (pid, epoch) = info.producer;
+        let mut producer = None;
+        let mut result = Ok(());
+        let timeout = millis(self.config().transaction_timeout);
+        if info.bump {
+            // Transactions v1 after a coordinator timeout: the coordinator
+            // aborted with a bumped epoch, so EndTxn at ours would be
+            // fenced. InitProducerId with our id and epoch aborts whatever
+            // is left and hands over the bumped epoch (KIP-360/588); it
+            // fails as fenced when a newer producer took over instead.
+            match init_producer_id(self.client(), Some(&id), timeout, Some((pid, epoch))).await {
+                Ok(p) => producer = Some(p),
+                Err(e) => result = Err(e),
+            }
+        } else if info.started {
             let req = EndTxnRequest::default()
                 .with_transactional_id(id.clone())
                 .with_producer_id(pid)
                 .with_producer_epoch(epoch)
                 .with_committed(commit);
-            let target = Target::Coordinator {
-                kind: CoordinatorKind::Transaction,
-                key: id,
-            };
-            match self
-                .client()
-                .send_checked(target, req, |r: &EndTxnResponse| ErrorCode(r.error_code))
-                .await
+            result = match send_capped(
+                self.client(),
+                CoordinatorKind::Transaction,
+                &id,
+                req,
+                end_max_version(info.tv2),
+                |r: &EndTxnResponse| ErrorCode(r.error_code),
+            )
+            .await
             {
-                Ok(r) => check("EndTxn", ErrorCode(r.error_code)),
+                Ok(r) => {
+                    // EndTxn v5 (transactions v2) bumps the epoch of every
+                    // transaction it ends and says which id and epoch to
+                    // use next: a new id once the epoch is exhausted.
+                    if r.error_code == 0 && r.producer_id >= 0 && r.producer_epoch >= 0 {
+                        producer = Some((r.producer_id, r.producer_epoch));
+                    }
+                    check("EndTxn", ErrorCode(r.error_code))
+                }
                 Err(e) => Err(e.into()),
-            }
-        } else {
-            Ok(())
+            };
+        }
+        // Which protocol the next transaction uses; moving up to v2 needs
+        // an epoch bump first, as in Java (partitions added under v1 must
+        // not count as part of a v2 transaction). A failed look-up keeps
+        // the current one.
+        let tv2 = match result {
+            Ok(()) => transactions_v2(self.client(), &id)
+                .await
+                .unwrap_or(info.tv2),
+            Err(_) => info.tv2,
         };
+        if result.is_ok() && tv2 && !info.tv2 && producer.is_none() {
+            match init_producer_id(self.client(), Some(&id), timeout, Some((pid, epoch))).await {
+                Ok(p) => producer = Some(p),
+                Err(e) => result = Err(e),
+            }
+        }
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::Ended {
             result: result.clone(),
+            producer,
+            tv2,
             reply,
         }))?;
         let _ = rx.await;
@@ -520,6 +667,50 @@ impl Producer {
             .clone()
             .ok_or_else(|| ProducerError::Config("transactional.id is not set".into()))
     }
+}
+
+/// Whether transactions v2 can be used: the cluster finalized
+/// `transaction.version` ≥ 2 (the newest finalized features any broker
+/// announced, as Java's `ApiVersions` keeps them) and the transaction
+/// coordinator serves Produce v12+, EndTxn v5+ and TxnOffsetCommit v5+.
+/// `Err` when the coordinator could not be asked.
+async fn transactions_v2(
+    client: &Client,
+    transactional_id: &str,
+) -> Result<bool, rkafka_client_core::Error> {
+    if client
+        .finalized_feature("transaction.version")
+        .is_none_or(|v| v < 2)
+    {
+        return Ok(false);
+    }
+    let versions = coordinator_versions(client, transactional_id).await?;
+    Ok(supports_v2(&versions))
+}
+
+/// Whether a broker's version table has what transactions v2 needs.
+fn supports_v2(versions: &ApiVersions) -> bool {
+    [
+        (ProduceRequest::API_KEY as i16, 12),
+        (EndTxnRequest::API_KEY as i16, 5),
+        (TxnOffsetCommitRequest::API_KEY as i16, 5),
+    ]
+    .into_iter()
+    .all(|(key, min)| versions.broker_range(key).is_some_and(|r| r.max >= min))
+}
+
+async fn coordinator_versions(
+    client: &Client,
+    transactional_id: &str,
+) -> Result<ApiVersions, rkafka_client_core::Error> {
+    let deadline = Instant::now() + client.config().default_api_timeout;
+    let node = client
+        .coordinator(CoordinatorKind::Transaction, transactional_id)
+        .await?;
+    let broker = client
+        .broker_for(&Target::Broker(node), ConnPurpose::Admin, deadline)
+        .await?;
+    Ok(broker.connection().await?.api_versions().clone())
 }
 
 fn check(what: &str, code: ErrorCode) -> Result<(), ProducerError> {
@@ -608,5 +799,18 @@ mod tests {
             st.send_error(),
             Some(ProducerError::Fenced { .. })
         ));
+    }
+
+    #[test]
+    fn v2_needs_the_v2_versions() {
+        let v2 = ApiVersions::from_ranges([(0, 3, 13), (26, 0, 5), (28, 0, 5)]);
+        assert!(supports_v2(&v2));
+        let old_end = ApiVersions::from_ranges([(0, 3, 13), (26, 0, 4), (28, 0, 5)]);
+        assert!(!supports_v2(&old_end));
+        let old_produce = ApiVersions::from_ranges([(0, 3, 11), (26, 0, 5), (28, 0, 5)]);
+        assert!(!supports_v2(&old_produce));
+        assert_eq!(produce_max_version(false), 11);
+        assert_eq!(produce_max_version(true), 12);
+        assert_eq!((end_max_version(false), end_max_version(true)), (4, 5));
     }
 }

@@ -16,7 +16,7 @@ mod drain;
 mod io;
 mod response;
 
-pub(crate) use io::init_producer_id;
+pub(crate) use io::{init_producer_id, send_capped};
 
 use std::collections::HashMap;
 use std::future::Future;
