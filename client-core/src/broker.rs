@@ -130,6 +130,16 @@ impl Broker {
             .map(|c| c.raw().in_flight())
     }
 
+    /// The features the broker announced on the live connection
+    /// (ApiVersions v3+), or `None` when there is no live connection.
+    pub fn features(&self) -> Option<crate::conn::Features> {
+        self.current
+            .borrow()
+            .as_ref()
+            .filter(|c| !c.is_closed())
+            .map(|c| c.api_versions().features().clone())
+    }
+
     /// The broker address.
     pub fn addr(&self) -> &str {
         &self.addr

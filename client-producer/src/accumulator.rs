@@ -306,6 +306,14 @@ impl Accumulator {
         }
     }
 
+    /// Takes every open batch without shipping it (an aborted transaction
+    /// drops what was never sent).
+    pub(crate) fn take_all(&mut self) -> Vec<Batch> {
+        let mut all = Vec::new();
+        self.ship_all(&mut |b| all.push(b));
+        all
+    }
+
     /// Refuses records from now on (the producer is closing).
     pub(crate) fn close(&mut self) {
         self.closed = true;

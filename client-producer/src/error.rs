@@ -50,14 +50,52 @@ pub enum ProducerError {
         message: Option<String>,
     },
     /// Another producer with the same `transactional.id` (or a newer epoch)
-    /// took over: this producer can only be closed.
+    /// took over: this producer can only be closed. Fatal (Java's
+    /// `ProducerFencedException`): the coordinator answered PRODUCER_FENCED,
+    /// or INVALID_PRODUCER_EPOCH to a coordinator request.
+    ///
+    /// What to do: close the producer; the newer instance owns the
+    /// `transactional.id` now.
     Fenced {
         /// What found out.
         what: String,
     },
+    /// The transaction was most likely aborted by its coordinator because it
+    /// stayed open longer than `transaction.timeout.ms`: a partition leader
+    /// refused a batch of it with INVALID_PRODUCER_EPOCH, the coordinator
+    /// having bumped the epoch when it aborted (KIP-588; Java's
+    /// `InvalidProducerEpochException`). Abortable, not fatal.
+    ///
+    /// What to do: call `abort_transaction` (which also moves this producer
+    /// to the coordinator's new epoch), then begin a new transaction and
+    /// send its records again; keep transactions shorter than
+    /// `transaction.timeout.ms`. Should a newer producer have taken over
+    /// instead, `abort_transaction` fails with [`ProducerError::Fenced`].
+    TransactionTimedOut {
+        /// What found out.
+        what: String,
+    },
+    /// The open transaction cannot be committed any more, only aborted: a
+    /// record of it failed, or a broker answered TRANSACTION_ABORTABLE
+    /// (KIP-890; Java's `TransactionAbortableException`). Abortable, not
+    /// fatal.
+    ///
+    /// What to do: call `abort_transaction`, then begin a new transaction
+    /// and send its records again.
+    TransactionAbortable {
+        /// Why.
+        reason: String,
+    },
+    /// The record was still buffered, never sent, when `abort_transaction`
+    /// was called, so it was dropped with its transaction (Java's
+    /// `TransactionAbortedException` from `abortUndrainedBatches`).
+    ///
+    /// What to do: nothing, unless the record is still wanted: then send it
+    /// again in a new transaction.
+    TransactionAborted,
     /// A transaction call made in the wrong state (send before
-    /// `begin_transaction`, commit without one, ...), or a transaction that
-    /// must be aborted.
+    /// `begin_transaction`, commit without one, ...), or a coordinator
+    /// error with no more specific variant.
     Transaction {
         /// What was wrong.
         reason: String,
@@ -110,6 +148,19 @@ impl fmt::Display for ProducerError {
                 f,
                 "{what}: this producer was fenced by a newer instance with the same \
                  transactional.id; close it"
+            ),
+            Self::TransactionTimedOut { what } => write!(
+                f,
+                "{what}: the coordinator most likely aborted the transaction after \
+                 transaction.timeout.ms; abort it and retry in a new transaction"
+            ),
+            Self::TransactionAbortable { reason } => write!(
+                f,
+                "transaction must be aborted: {reason}; abort it and retry in a new transaction"
+            ),
+            Self::TransactionAborted => write!(
+                f,
+                "the record was dropped unsent: its transaction was aborted while it was buffered"
             ),
             Self::Transaction { reason } => write!(f, "transaction: {reason}"),
             Self::Config(reason) => write!(f, "invalid producer config: {reason}"),

@@ -354,6 +354,16 @@ impl Producer {
         &self.inner.client
     }
 
+    /// Fails the records still in open batches with `err` (an abort drops
+    /// what was never sent).
+    pub(crate) fn drop_buffered(&self, err: &ProducerError) {
+        let batches = self.inner.accumulator().take_all();
+        for b in batches {
+            self.inner.memory.add_permits(b.memory);
+            b.fail(err);
+        }
+    }
+
     pub(crate) fn command(&self, msg: Msg) -> Result<(), ProducerError> {
         self.inner.tx.send(msg).map_err(|_| ProducerError::Closed)
     }

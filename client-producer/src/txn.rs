@@ -9,23 +9,24 @@
 
 use std::collections::BTreeMap;
 
+use rkafka_client_core::broker::ConnPurpose;
+use rkafka_client_core::conn::ApiVersions;
 use rkafka_client_core::group_metadata::ConsumerGroupMetadata;
-use rkafka_client_core::CoordinatorKind;
-use rkafka_client_core::Target;
+use rkafka_client_core::{Client, CoordinatorKind, Target};
 use rkafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
 use rkafka_protocol::messages::{
-    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, EndTxnRequest, EndTxnResponse,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, EndTxnRequest, EndTxnResponse, ProduceRequest,
     TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
-use rkafka_protocol::ErrorCode;
+use rkafka_protocol::{ErrorCode, Request};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::error::ProducerError;
 use crate::producer::Producer;
-use crate::sender::{init_producer_id, Msg, Sender};
+use crate::sender::{init_producer_id, send_capped, Msg, Sender};
 
 /// Where a transactional producer is.
 #[derive(Debug, Clone)]
@@ -47,31 +48,82 @@ pub(crate) struct TxnState {
     pub(crate) id: String,
     phase: Phase,
     /// The coordinator knows the transaction (partitions or offsets added).
-    started: bool,
+    pub(crate) started: bool,
+    /// Transactions v2 (KIP-890 part 2): partitions join the transaction
+    /// with their first Produce (v12+), offsets go straight to the group
+    /// coordinator, and every EndTxn (v5+) bumps the epoch.
+    pub(crate) tv2: bool,
+    /// A commit or abort waiting for the AddPartitionsToTxn in flight: the
+    /// coordinator must have its answer before EndTxn.
+    pending_end: Option<(bool, oneshot::Sender<Result<EndInfo, ProducerError>>)>,
 }
 
-/// The producer id and epoch, and whether the coordinator knows the
-/// transaction (so EndTxn must be sent).
-pub(crate) type EndInfo = ((i64, i16), bool);
+/// What ending the transaction needs to know.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EndInfo {
+    /// The producer id and epoch.
+    pub(crate) producer: (i64, i16),
+    /// The coordinator knows the transaction, so EndTxn must be sent.
+    pub(crate) started: bool,
+    /// Transactions v2.
+    pub(crate) tv2: bool,
+    /// Transactions v1, aborting after a coordinator timeout: the
+    /// coordinator already aborted with a bumped epoch, so InitProducerId
+    /// with the current epoch replaces EndTxn (KIP-360/588); v2's EndTxn
+    /// copes with the bump itself.
+    pub(crate) bump: bool,
+}
+
+/// The producer's id, epoch and transaction protocol, for
+/// `send_offsets_to_transaction`.
+pub(crate) type OffsetsInfo = ((i64, i16), bool);
+
+/// The highest Produce version a transactional producer uses: v12 and up
+/// add partitions to a transaction implicitly (KIP-890 part 2), which only a
+/// producer driving transactions v2 may send; v13 names topics by id only.
+pub(crate) const fn produce_max_version(tv2: bool) -> i16 {
+    if tv2 {
+        12
+    } else {
+        11
+    }
+}
+
+/// The highest EndTxn and TxnOffsetCommit version: v5 is transactions v2
+/// (Java caps both at 4 otherwise).
+const fn end_max_version(tv2: bool) -> i16 {
+    if tv2 {
+        5
+    } else {
+        4
+    }
+}
 
 /// What the handle's transaction calls tell or ask the sender task.
 #[derive(Debug)]
 pub(crate) enum TxnMsg {
     Initialized {
         producer: (i64, i16),
+        tv2: bool,
         reply: oneshot::Sender<()>,
     },
     Begin(oneshot::Sender<Result<(), ProducerError>>),
     /// The producer id for `send_offsets_to_transaction` (which starts the
     /// transaction on the coordinator).
-    Info(oneshot::Sender<Result<(i64, i16), ProducerError>>),
+    Info(oneshot::Sender<Result<OffsetsInfo, ProducerError>>),
     /// Commit or abort begins: the producer id and whether EndTxn is needed.
+    /// An abort drops the records never sent.
     PrepareEnd {
         commit: bool,
         reply: oneshot::Sender<Result<EndInfo, ProducerError>>,
     },
+    /// The transaction ended (or failed to); `producer` is the id and epoch
+    /// to use from now on when they changed (EndTxn v5, or a bump), `tv2`
+    /// the protocol for the next transaction.
     Ended {
         result: Result<(), ProducerError>,
+        producer: Option<(i64, i16)>,
+        tv2: bool,
         reply: oneshot::Sender<()>,
     },
 }
@@ -82,6 +134,8 @@ impl TxnState {
             id,
             phase: Phase::Uninitialized,
             started: false,
+            tv2: false,
+            pending_end: None,
         }
     }
 
@@ -89,9 +143,7 @@ impl TxnState {
     pub(crate) fn send_error(&self) -> Option<ProducerError> {
         match &self.phase {
             Phase::InTransaction => None,
-            Phase::Abortable(e) => Some(ProducerError::Transaction {
-                reason: format!("the transaction must be aborted after an earlier error: {e}"),
-            }),
+            Phase::Abortable(e) => Some(must_abort(e)),
             Phase::Fatal(e) => Some(e.clone()),
             Phase::Uninitialized => Some(not_in("call init_transactions first")),
             Phase::Ready | Phase::Ending => Some(not_in("call begin_transaction first")),
@@ -108,6 +160,18 @@ impl TxnState {
     /// Fenced: nothing but closing is possible.
     pub(crate) fn fatal(&mut self, err: ProducerError) {
         self.phase = Phase::Fatal(err);
+    }
+}
+
+/// The error a send or a commit gets once the transaction can only be
+/// aborted because of `cause`.
+fn must_abort(cause: &ProducerError) -> ProducerError {
+    match cause {
+        e @ (ProducerError::TransactionTimedOut { .. }
+        | ProducerError::TransactionAbortable { .. }) => e.clone(),
+        e => ProducerError::TransactionAbortable {
+            reason: format!("an earlier record or call failed ({e})"),
+        },
     }
 }
 
@@ -132,17 +196,15 @@ impl Sender {
             return;
         };
         match msg {
-            TxnMsg::Initialized { producer, reply } => {
+            TxnMsg::Initialized {
+                producer,
+                tv2,
+                reply,
+            } => {
                 txn.phase = Phase::Ready;
                 txn.started = false;
-                self.producer = Some(producer);
-                for t in self.topics.values_mut() {
-                    for q in &mut t.queues {
-                        q.next_sequence = 0;
-                        q.acked_sequence = 0;
-                        q.in_txn = false;
-                    }
-                }
+                txn.tv2 = tv2;
+                self.new_producer(producer);
                 let _ = reply.send(());
             }
             TxnMsg::Begin(reply) => {
@@ -164,7 +226,7 @@ impl Sender {
                 let r = match (&txn.phase, self.producer) {
                     (Phase::InTransaction, Some(p)) => {
                         txn.started = true;
-                        Ok(p)
+                        Ok((p, txn.tv2))
                     }
                     _ => Err(txn.send_error().unwrap_or_else(|| not_in("no producer id"))),
                 };
@@ -173,30 +235,114 @@ impl Sender {
             TxnMsg::PrepareEnd { commit, reply } => {
                 let r = match (&txn.phase, self.producer) {
                     (Phase::Fatal(e), _) => Err(e.clone()),
-                    (Phase::Abortable(e), _) if commit => Err(ProducerError::Transaction {
-                        reason: format!("cannot commit, abort instead: {e}"),
-                    }),
-                    (Phase::InTransaction | Phase::Abortable(_), Some(p)) => {
-                        txn.phase = Phase::Ending;
-                        Ok((p, txn.started))
-                    }
+                    (Phase::Abortable(e), _) if commit => Err(must_abort(e)),
+                    (Phase::InTransaction | Phase::Abortable(_), Some(_)) => Ok(()),
                     _ => Err(not_in("call begin_transaction first")),
                 };
-                let _ = reply.send(r);
+                if let Err(e) = r {
+                    let _ = reply.send(Err(e));
+                    return;
+                }
+                let bump = !txn.tv2
+                    && matches!(
+                        txn.phase,
+                        Phase::Abortable(ProducerError::TransactionTimedOut { .. })
+                    );
+                txn.phase = Phase::Ending;
+                // Remembered until the answer: the phase no longer says.
+                txn.pending_end = Some((bump, reply));
+                if !commit {
+                    self.drop_unsent();
+                }
+                self.finish_prepare_end();
             }
-            TxnMsg::Ended { result, reply } => {
+            TxnMsg::Ended {
+                result,
+                producer,
+                tv2,
+                reply,
+            } => {
                 txn.phase = match result {
                     Ok(()) => Phase::Ready,
                     Err(e @ ProducerError::Fenced { .. }) => Phase::Fatal(e),
                     Err(e) => Phase::Abortable(e),
                 };
                 txn.started = false;
+                txn.tv2 = tv2;
                 for t in self.topics.values_mut() {
                     for q in &mut t.queues {
                         q.in_txn = false;
                     }
                 }
+                if let Some(p) = producer {
+                    self.new_producer(p);
+                }
                 let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Answers a pending commit or abort once no AddPartitionsToTxn is in
+    /// flight (the coordinator must have added the partitions before it
+    /// ends the transaction).
+    fn finish_prepare_end(&mut self) {
+        if self.adding {
+            return;
+        }
+        let producer = self.producer;
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        let Some((bump, reply)) = txn.pending_end.take() else {
+            return;
+        };
+        let r = match producer {
+            Some(producer) => Ok(EndInfo {
+                producer,
+                started: txn.started,
+                tv2: txn.tv2,
+                bump,
+            }),
+            None => Err(not_in("no producer id")),
+        };
+        let _ = reply.send(r);
+    }
+
+    /// Fails the records of the transaction never sent (Java's
+    /// `abortUndrainedBatches`): batches without a sequence were never
+    /// drained. Sent batches (in flight or waiting to be retried) are left
+    /// to finish; the abort marker covers them.
+    fn drop_unsent(&mut self) {
+        let mut dropped = Vec::new();
+        for t in self.topics.values_mut() {
+            for q in &mut t.queues {
+                let mut i = 0;
+                while i < q.batches.len() {
+                    if q.batches[i].base_sequence.is_none() && q.batches[i].encoded.is_none() {
+                        dropped.extend(q.batches.remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+        }
+        if !dropped.is_empty() {
+            let n: usize = dropped.iter().map(|b| b.count()).sum();
+            tracing::debug!(records = n, "abort: dropping records never sent");
+        }
+        for b in dropped {
+            self.fail_batch(b, &ProducerError::TransactionAborted);
+        }
+    }
+
+    /// Adopts a new producer id or epoch: sequences start over at 0.
+    fn new_producer(&mut self, producer: (i64, i16)) {
+        self.producer = Some(producer);
+        for t in self.topics.values_mut() {
+            for q in &mut t.queues {
+                q.next_sequence = 0;
+                q.acked_sequence = 0;
+                q.in_txn = false;
             }
         }
     }
@@ -235,20 +381,15 @@ impl Sender {
                             self.add_retry_at = Some(retry_at);
                         }
                         c => {
-                            let err = if matches!(
-                                c,
-                                ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH
-                            ) {
-                                ProducerError::Fenced {
-                                    what: format!("AddPartitionsToTxn answered {c:?}"),
-                                }
-                            } else {
-                                ProducerError::Kafka {
+                            let err = match coordinator_error("AddPartitionsToTxn", c) {
+                                e @ (ProducerError::Fenced { .. }
+                                | ProducerError::TransactionAbortable { .. }) => e,
+                                _ => ProducerError::Kafka {
                                     topic: t.clone(),
                                     partition: p,
                                     code: c,
                                     message: None,
-                                }
+                                },
                             };
                             failed.extend(q.batches.drain(..).map(|b| (b, err.clone())));
                         }
@@ -275,6 +416,7 @@ impl Sender {
             }
             self.fail_batch(b, &err);
         }
+        self.finish_prepare_end();
     }
 }
 
@@ -282,6 +424,11 @@ impl Producer {
     /// Registers `transactional.id` with its coordinator, fencing any
     /// earlier producer with the same id and completing or aborting its
     /// open transaction (Java's `initTransactions`). Call once, first.
+    ///
+    /// Transactions v2 (KIP-890 part 2) are used when the cluster has
+    /// finalized `transaction.version` 2 or higher and the brokers serve
+    /// Produce v12, EndTxn v5 and TxnOffsetCommit v5; v1 otherwise. The
+    /// choice is made again after every transaction, as Java does.
     ///
     /// # Errors
     /// [`ProducerError::Config`] without `transactional.id`;
@@ -293,8 +440,19 @@ impl Producer {
         let id = self.txn_id()?;
         let timeout = millis(self.config().transaction_timeout);
         let producer = init_producer_id(self.client(), Some(&id), timeout, None).await?;
+        let tv2 = transactions_v2(self.client(), &id).await.unwrap_or(false);
+        tracing::debug!(
+            producer_id = producer.0,
+            epoch = producer.1,
+            tv2,
+            "transactions initialized"
+        );
         let (reply, rx) = oneshot::channel();
-        self.command(Msg::Txn(TxnMsg::Initialized { producer, reply }))?;
+        self.command(Msg::Txn(TxnMsg::Initialized {
+            producer,
+            tv2,
+            reply,
+        }))?;
         rx.await.map_err(|_| ProducerError::Closed)
     }
 
@@ -303,7 +461,8 @@ impl Producer {
     ///
     /// # Errors
     /// [`ProducerError::Transaction`] when one is open already or
-    /// `init_transactions` was not called.
+    /// `init_transactions` was not called; [`ProducerError::Fenced`] after
+    /// fencing.
     pub async fn begin_transaction(&self) -> Result<(), ProducerError> {
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::Begin(reply)))?;
@@ -312,11 +471,16 @@ impl Producer {
 
     /// Commits consumed `offsets` (topic, partition → next offset to read)
     /// for `group` as part of the open transaction (KIP-447: the group
-    /// metadata lets the coordinator fence a zombie consumer).
+    /// metadata lets the coordinator fence a zombie consumer). With
+    /// transactions v1 the group is first added to the transaction
+    /// (AddOffsetsToTxn); with v2 the group coordinator is asked directly
+    /// (TxnOffsetCommit v5), as Java does.
     ///
     /// # Errors
-    /// [`ProducerError::Transaction`] outside a transaction; the coordinator's
-    /// errors as [`ProducerError::Kafka`] or [`ProducerError::Fenced`].
+    /// [`ProducerError::Transaction`] outside a transaction;
+    /// [`ProducerError::TransactionAbortable`] when the transaction must be
+    /// aborted; the coordinator's errors as [`ProducerError::Fenced`] or
+    /// [`ProducerError::Transaction`].
     pub async fn send_offsets_to_transaction(
         &self,
         offsets: &BTreeMap<(String, i32), i64>,
@@ -325,23 +489,25 @@ impl Producer {
         let id = self.txn_id()?;
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::Info(reply)))?;
-        let (pid, epoch) = rx.await.map_err(|_| ProducerError::Closed)??;
-        let txn_target = Target::Coordinator {
-            kind: CoordinatorKind::Transaction,
-            key: id.clone(),
-        };
-        let req = AddOffsetsToTxnRequest::default()
-            .with_transactional_id(id.clone())
-            .with_producer_id(pid)
-            .with_producer_epoch(epoch)
-            .with_group_id(group.group_id.clone());
-        let resp = self
-            .client()
-            .send_checked(txn_target, req, |r: &AddOffsetsToTxnResponse| {
-                ErrorCode(r.error_code)
-            })
-            .await?;
-        check("AddOffsetsToTxn", ErrorCode(resp.error_code))?;
+        let ((pid, epoch), tv2) = rx.await.map_err(|_| ProducerError::Closed)??;
+        if !tv2 {
+            let txn_target = Target::Coordinator {
+                kind: CoordinatorKind::Transaction,
+                key: id.clone(),
+            };
+            let req = AddOffsetsToTxnRequest::default()
+                .with_transactional_id(id.clone())
+                .with_producer_id(pid)
+                .with_producer_epoch(epoch)
+                .with_group_id(group.group_id.clone());
+            let resp = self
+                .client()
+                .send_checked(txn_target, req, |r: &AddOffsetsToTxnResponse| {
+                    ErrorCode(r.error_code)
+                })
+                .await?;
+            check("AddOffsetsToTxn", ErrorCode(resp.error_code))?;
+        }
         let mut topics: Vec<TxnOffsetCommitRequestTopic> = Vec::new();
         for ((t, p), offset) in offsets {
             let part = TxnOffsetCommitRequestPartition::default()
@@ -357,10 +523,6 @@ impl Producer {
                 ),
             }
         }
-        let group_target = Target::Coordinator {
-            kind: CoordinatorKind::Group,
-            key: group.group_id.clone(),
-        };
         let req = TxnOffsetCommitRequest::default()
             .with_transactional_id(id)
             .with_group_id(group.group_id.clone())
@@ -378,25 +540,39 @@ impl Producer {
                 .find(|c| *c != ErrorCode::NONE)
                 .unwrap_or(ErrorCode::NONE)
         };
-        let resp = self
-            .client()
-            .send_checked(group_target, req, first_error)
-            .await?;
+        let resp = send_capped(
+            self.client(),
+            CoordinatorKind::Group,
+            &group.group_id,
+            req,
+            end_max_version(tv2),
+            first_error,
+        )
+        .await?;
         check("TxnOffsetCommit", first_error(&resp))
     }
 
     /// Sends every record of the transaction, then commits it.
     ///
     /// # Errors
-    /// [`ProducerError::Transaction`] when a record of it failed (abort
-    /// instead) or none is open; [`ProducerError::Fenced`]; request errors.
+    /// [`ProducerError::TransactionTimedOut`] or
+    /// [`ProducerError::TransactionAbortable`] when it can only be aborted;
+    /// [`ProducerError::Transaction`] when none is open;
+    /// [`ProducerError::Fenced`]; request errors.
     pub async fn commit_transaction(&self) -> Result<(), ProducerError> {
         self.end_transaction(true).await
     }
 
     /// Aborts the open transaction: its records are never read by
-    /// `read_committed` consumers. Records still buffered are sent first
-    /// (and aborted with the rest); Java drops them instead.
+    /// `read_committed` consumers. Records still buffered (never sent) are
+    /// dropped, their deliveries failing with
+    /// [`ProducerError::TransactionAborted`], as Java's
+    /// `abortUndrainedBatches` does; records already sent are awaited, and
+    /// the abort marker covers them.
+    ///
+    /// After [`ProducerError::TransactionTimedOut`], this also moves the
+    /// producer to the epoch the coordinator bumped (KIP-588), so the next
+    /// transaction can start.
     ///
     /// # Errors
     /// [`ProducerError::Fenced`]; request errors.
@@ -406,34 +582,83 @@ impl Producer {
 
     async fn end_transaction(&self, commit: bool) -> Result<(), ProducerError> {
         let id = self.txn_id()?;
-        self.flush().await?;
+        if commit {
+            self.flush().await?;
+        } else {
+            // Records still in the handle's open batches were never sent
+            // either: they go the way of the task's unsent batches.
+            self.drop_buffered(&ProducerError::TransactionAborted);
+        }
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::PrepareEnd { commit, reply }))?;
-        let ((pid, epoch), started) = rx.await.map_err(|_| ProducerError::Closed)??;
-        let result = if started {
+        let info = rx.await.map_err(|_| ProducerError::Closed)??;
+        if !commit {
+            // The records never sent are gone; wait for those in flight.
+            self.flush().await?;
+        }
+        let (pid, epoch) = info.producer;
+        let mut producer = None;
+        let mut result = Ok(());
+        let timeout = millis(self.config().transaction_timeout);
+        if info.bump {
+            // Transactions v1 after a coordinator timeout: the coordinator
+            // aborted with a bumped epoch, so EndTxn at ours would be
+            // fenced. InitProducerId with our id and epoch aborts whatever
+            // is left and hands over the bumped epoch (KIP-360/588); it
+            // fails as fenced when a newer producer took over instead.
+            match init_producer_id(self.client(), Some(&id), timeout, Some((pid, epoch))).await {
+                Ok(p) => producer = Some(p),
+                Err(e) => result = Err(e),
+            }
+        } else if info.started {
             let req = EndTxnRequest::default()
                 .with_transactional_id(id.clone())
                 .with_producer_id(pid)
                 .with_producer_epoch(epoch)
                 .with_committed(commit);
-            let target = Target::Coordinator {
-                kind: CoordinatorKind::Transaction,
-                key: id,
-            };
-            match self
-                .client()
-                .send_checked(target, req, |r: &EndTxnResponse| ErrorCode(r.error_code))
-                .await
+            result = match send_capped(
+                self.client(),
+                CoordinatorKind::Transaction,
+                &id,
+                req,
+                end_max_version(info.tv2),
+                |r: &EndTxnResponse| ErrorCode(r.error_code),
+            )
+            .await
             {
-                Ok(r) => check("EndTxn", ErrorCode(r.error_code)),
+                Ok(r) => {
+                    // EndTxn v5 (transactions v2) bumps the epoch of every
+                    // transaction it ends and says which id and epoch to
+                    // use next: a new id once the epoch is exhausted.
+                    if r.error_code == 0 && r.producer_id >= 0 && r.producer_epoch >= 0 {
+                        producer = Some((r.producer_id, r.producer_epoch));
+                    }
+                    check("EndTxn", ErrorCode(r.error_code))
+                }
                 Err(e) => Err(e.into()),
-            }
-        } else {
-            Ok(())
+            };
+        }
+        // Which protocol the next transaction uses; moving up to v2 needs
+        // an epoch bump first, as in Java (partitions added under v1 must
+        // not count as part of a v2 transaction). A failed look-up keeps
+        // the current one.
+        let tv2 = match result {
+            Ok(()) => transactions_v2(self.client(), &id)
+                .await
+                .unwrap_or(info.tv2),
+            Err(_) => info.tv2,
         };
+        if result.is_ok() && tv2 && !info.tv2 && producer.is_none() {
+            match init_producer_id(self.client(), Some(&id), timeout, Some((pid, epoch))).await {
+                Ok(p) => producer = Some(p),
+                Err(e) => result = Err(e),
+            }
+        }
         let (reply, rx) = oneshot::channel();
         self.command(Msg::Txn(TxnMsg::Ended {
             result: result.clone(),
+            producer,
+            tv2,
             reply,
         }))?;
         let _ = rx.await;
@@ -448,20 +673,148 @@ impl Producer {
     }
 }
 
+/// Whether transactions v2 can be used: the cluster finalized
+/// `transaction.version` ≥ 2 (the newest finalized features any broker
+/// announced, as Java's `ApiVersions` keeps them) and the transaction
+/// coordinator serves Produce v12+, EndTxn v5+ and TxnOffsetCommit v5+.
+/// `Err` when the coordinator could not be asked.
+async fn transactions_v2(
+    client: &Client,
+    transactional_id: &str,
+) -> Result<bool, rkafka_client_core::Error> {
+    if client
+        .finalized_feature("transaction.version")
+        .is_none_or(|v| v < 2)
+    {
+        return Ok(false);
+    }
+    let versions = coordinator_versions(client, transactional_id).await?;
+    Ok(supports_v2(&versions))
+}
+
+/// Whether a broker's version table has what transactions v2 needs.
+fn supports_v2(versions: &ApiVersions) -> bool {
+    [
+        (ProduceRequest::API_KEY as i16, 12),
+        (EndTxnRequest::API_KEY as i16, 5),
+        (TxnOffsetCommitRequest::API_KEY as i16, 5),
+    ]
+    .into_iter()
+    .all(|(key, min)| versions.broker_range(key).is_some_and(|r| r.max >= min))
+}
+
+async fn coordinator_versions(
+    client: &Client,
+    transactional_id: &str,
+) -> Result<ApiVersions, rkafka_client_core::Error> {
+    let deadline = Instant::now() + client.config().default_api_timeout;
+    let node = client
+        .coordinator(CoordinatorKind::Transaction, transactional_id)
+        .await?;
+    let broker = client
+        .broker_for(&Target::Broker(node), ConnPurpose::Admin, deadline)
+        .await?;
+    Ok(broker.connection().await?.api_versions().clone())
+}
+
 fn check(what: &str, code: ErrorCode) -> Result<(), ProducerError> {
     match code {
         ErrorCode::NONE => Ok(()),
-        ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => {
-            Err(ProducerError::Fenced {
-                what: format!("{what} answered {code:?}"),
-            })
-        }
-        code => Err(ProducerError::Transaction {
+        code => Err(coordinator_error(what, code)),
+    }
+}
+
+/// The typed error for a transaction or group coordinator's answer `code`
+/// to `what` (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+/// TxnOffsetCommit, EndTxn), as Java's `TransactionManager` sorts them:
+/// fencing is fatal (a coordinator's INVALID_PRODUCER_EPOCH counts as
+/// fencing: only Produce answers may mean a timeout), TRANSACTION_ABORTABLE
+/// asks for an abort, anything else fails the call.
+pub(crate) fn coordinator_error(what: &str, code: ErrorCode) -> ProducerError {
+    match code {
+        ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH => ProducerError::Fenced {
+            what: format!("{what} answered {code:?}"),
+        },
+        ErrorCode::TRANSACTION_ABORTABLE => ProducerError::TransactionAbortable {
+            reason: format!("{what} answered {code:?}"),
+        },
+        code => ProducerError::Transaction {
             reason: format!("{what} failed: {code:?}"),
-        }),
+        },
     }
 }
 
 fn millis(d: std::time::Duration) -> i32 {
     d.as_millis().min(i32::MAX as u128) as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinator_errors_tell_fencing_from_abortable() {
+        for code in [
+            ErrorCode::PRODUCER_FENCED,
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+        ] {
+            assert!(matches!(
+                coordinator_error("EndTxn", code),
+                ProducerError::Fenced { .. }
+            ));
+        }
+        assert!(matches!(
+            coordinator_error("AddPartitionsToTxn", ErrorCode::TRANSACTION_ABORTABLE),
+            ProducerError::TransactionAbortable { .. }
+        ));
+        assert!(matches!(
+            coordinator_error("EndTxn", ErrorCode::INVALID_TXN_STATE),
+            ProducerError::Transaction { .. }
+        ));
+        assert!(check("EndTxn", ErrorCode::NONE).is_ok());
+    }
+
+    #[test]
+    fn a_timed_out_transaction_stays_a_timeout_until_aborted() {
+        let timeout = ProducerError::TransactionTimedOut {
+            what: "Produce to t-0 answered INVALID_PRODUCER_EPOCH".into(),
+        };
+        assert!(matches!(
+            must_abort(&timeout),
+            ProducerError::TransactionTimedOut { .. }
+        ));
+        let failed = ProducerError::DeliveryTimeout {
+            after: std::time::Duration::from_secs(1),
+        };
+        assert!(matches!(
+            must_abort(&failed),
+            ProducerError::TransactionAbortable { .. }
+        ));
+        // The state machine: sends and commits get the cause, abort is allowed.
+        let mut st = TxnState::new("t".into());
+        st.phase = Phase::InTransaction;
+        st.abortable(timeout);
+        assert!(matches!(
+            st.send_error(),
+            Some(ProducerError::TransactionTimedOut { .. })
+        ));
+        st.fatal(ProducerError::Fenced { what: "x".into() });
+        assert!(matches!(
+            st.send_error(),
+            Some(ProducerError::Fenced { .. })
+        ));
+    }
+
+    #[test]
+    fn v2_needs_the_v2_versions() {
+        let v2 = ApiVersions::from_ranges([(0, 3, 13), (26, 0, 5), (28, 0, 5)]);
+        assert!(supports_v2(&v2));
+        let old_end = ApiVersions::from_ranges([(0, 3, 13), (26, 0, 4), (28, 0, 5)]);
+        assert!(!supports_v2(&old_end));
+        let old_produce = ApiVersions::from_ranges([(0, 3, 11), (26, 0, 5), (28, 0, 5)]);
+        assert!(!supports_v2(&old_produce));
+        assert_eq!(produce_max_version(false), 11);
+        assert_eq!(produce_max_version(true), 12);
+        assert_eq!((end_max_version(false), end_max_version(true)), (4, 5));
+    }
 }

@@ -1,6 +1,6 @@
 //! Transactions on librdkafka's mock cluster: commit and abort write the
-//! right control markers (seen in a raw fetch) and records outside a
-//! transaction are refused. `send_offsets_to_transaction` and fencing run
+//! right control markers (seen in a raw fetch), an abort drops the records
+//! never sent, and records outside a transaction are refused. `send_offsets_to_transaction` and fencing run
 //! against Tansu: the mock acknowledges TxnOffsetCommit without storing the
 //! offsets, and accepts an older producer epoch.
 
@@ -94,6 +94,63 @@ async fn commit_and_abort_write_markers() {
         let p1 = fetch_all(&client, "tx", 1).await;
         assert_eq!(p1.len(), 4);
         assert_eq!(p1.last().unwrap().control, Some(true));
+        p.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_drops_the_records_never_sent() {
+    rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");
+    let mock = mock(MockConfig::brokers(1).topic("drop", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.transactional_id = Some("txn-drop".into());
+        // Records wait in the buffer until flushed.
+        cfg.linger = Duration::from_secs(30);
+        let p = Producer::connect(cfg).await.unwrap();
+        p.init_transactions().await.unwrap();
+
+        p.begin_transaction().await.unwrap();
+        let sent = p
+            .send(ProducerRecord::new("drop", "sent").with_partition(0))
+            .await
+            .unwrap();
+        p.flush().await.unwrap();
+        sent.await.unwrap();
+        let mut buffered = Vec::new();
+        for i in 0..3 {
+            let r = ProducerRecord::new("drop", format!("buffered{i}")).with_partition(0);
+            buffered.push(p.send(r).await.unwrap());
+        }
+        p.abort_transaction().await.unwrap();
+        for d in buffered {
+            let r = d.await;
+            assert!(matches!(r, Err(ProducerError::TransactionAborted)), "{r:?}");
+        }
+
+        // The producer goes on: the next transaction commits.
+        p.begin_transaction().await.unwrap();
+        let after = p
+            .send(ProducerRecord::new("drop", "after").with_partition(0))
+            .await
+            .unwrap();
+        p.commit_transaction().await.unwrap();
+        after.await.unwrap();
+
+        let client = reader(mock.bootstrap()).await;
+        let kinds: Vec<String> = fetch_all(&client, "drop", 0)
+            .await
+            .iter()
+            .map(|r| match r.control {
+                Some(true) => "COMMIT".to_owned(),
+                Some(false) => "ABORT".to_owned(),
+                None => String::from_utf8(r.value.clone().unwrap()).unwrap(),
+            })
+            .collect();
+        // The buffered records were never written.
+        assert_eq!(kinds, vec!["sent", "ABORT", "after", "COMMIT"]);
         p.close(Duration::from_secs(5)).await.unwrap();
     })
     .await

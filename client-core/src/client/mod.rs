@@ -146,6 +146,39 @@ impl Client {
         self.inner.view.borrow().clone()
     }
 
+    /// The features broker `node` announced in ApiVersions on any of its
+    /// live connections (the newest finalized epoch among them), or `None`
+    /// when no connection to it is up.
+    pub fn broker_features(&self, node: i32) -> Option<crate::conn::Features> {
+        let view = self.view();
+        let conns = view.connections.get(&node)?;
+        newest(
+            crate::broker::ConnPurpose::ALL
+                .iter()
+                .filter_map(|p| conns.get(*p).features()),
+        )
+    }
+
+    /// The newest features any connected broker announced: the answer with
+    /// the highest `FinalizedFeaturesEpoch`, as Java's `ApiVersions` keeps
+    /// it. `None` before any connection to a known node is up.
+    pub fn features(&self) -> Option<crate::conn::Features> {
+        let view = self.view();
+        newest(view.connections.values().flat_map(|conns| {
+            crate::broker::ConnPurpose::ALL
+                .iter()
+                .filter_map(|p| conns.get(*p).features())
+        }))
+    }
+
+    /// The cluster-wide finalized level of feature `name` (KIP-584), e.g.
+    /// `client.finalized_feature("transaction.version")`, from the newest
+    /// answer of [`Client::features`]. `None` when the feature is not
+    /// finalized, the brokers predate ApiVersions v3, or no connection is up.
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.features()?.finalized(name)
+    }
+
     async fn command<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
@@ -236,5 +269,36 @@ impl Client {
         if let Target::Coordinator { kind, key } = target {
             self.forget_coordinator(*kind, key);
         }
+    }
+}
+
+/// The features with the highest finalized epoch (the first on ties).
+fn newest(all: impl Iterator<Item = crate::conn::Features>) -> Option<crate::conn::Features> {
+    all.fold(None, |best: Option<crate::conn::Features>, f| match best {
+        Some(b) if b.finalized_epoch >= f.finalized_epoch => Some(b),
+        _ => Some(f),
+    })
+}
+
+#[cfg(test)]
+mod feature_tests {
+    use super::newest;
+    use crate::conn::Features;
+
+    fn at(epoch: i64, tv: i16) -> Features {
+        Features {
+            finalized_epoch: epoch,
+            finalized: [("transaction.version".to_owned(), tv)].into(),
+            ..Features::default()
+        }
+    }
+
+    #[test]
+    fn the_newest_finalized_epoch_wins() {
+        let best = newest([at(3, 1), at(9, 2), at(5, 0)].into_iter()).unwrap();
+        assert_eq!(best.finalized("transaction.version"), Some(2));
+        assert!(newest(std::iter::empty()).is_none());
+        // An unknown epoch (-1) never counts as finalized.
+        assert_eq!(at(-1, 2).finalized("transaction.version"), None);
     }
 }

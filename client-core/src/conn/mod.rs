@@ -56,4 +56,4 @@ pub mod versions;
 
 pub use self::handle::{ConnOptions, RawConnection};
 pub use self::typed::BrokerConnection;
-pub use self::versions::ApiVersions;
+pub use self::versions::{ApiVersions, Features};

@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 use crate::config::ConnectionConfig;
 use crate::conn::handle::RawConnection;
 use crate::conn::throttle;
-use crate::conn::versions::{fallback_version, our_range, peek_error_code, ApiVersions};
+use crate::conn::versions::{fallback_version, our_range, peek_error_code, ApiVersions, Features};
 use crate::error::Error;
 
 /// A connection that has negotiated versions (and authenticated, when SASL
@@ -234,13 +234,35 @@ fn decode_body<M: Message>(buf: &mut bytes::Bytes, version: i16, what: &str) -> 
     Ok(body)
 }
 
-/// Turns an ApiVersions response into the version table.
+/// Turns an ApiVersions response into the version table, keeping the
+/// supported and finalized features it announced.
 pub(crate) fn table_from(resp: &ApiVersionsResponse) -> ApiVersions {
+    let features = Features {
+        finalized_epoch: resp.finalized_features_epoch,
+        finalized: resp
+            .finalized_features
+            .iter()
+            .map(|f| (f.name.clone(), f.max_version_level))
+            .collect(),
+        supported: resp
+            .supported_features
+            .iter()
+            .filter(|f| f.min_version <= f.max_version)
+            .map(|f| {
+                let range = rkafka_protocol::VersionRange {
+                    min: f.min_version,
+                    max: f.max_version,
+                };
+                (f.name.clone(), range)
+            })
+            .collect(),
+    };
     ApiVersions::from_ranges(
         resp.api_keys
             .iter()
             .map(|k| (k.api_key, k.min_version, k.max_version)),
     )
+    .with_features(features)
 }
 
 /// Decodes an ApiVersions response body sent in answer to version `asked`.
@@ -361,6 +383,48 @@ mod tests {
         let resp = decode_api_versions(&mut body, 3).unwrap();
         assert_eq!(resp.error_code, 35);
         assert_eq!(fallback_version(&table_from(&resp), 3, 3), Some(0));
+    }
+
+    #[test]
+    fn features_are_kept_from_a_v3_answer() {
+        use rkafka_protocol::messages::api_versions_response::{
+            ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+        };
+        use rkafka_protocol::Message;
+        let resp = ApiVersionsResponse::default()
+            .with_api_keys(vec![ApiVersion::default()
+                .with_api_key(0)
+                .with_min_version(3)
+                .with_max_version(12)])
+            .with_supported_features(vec![SupportedFeatureKey::default()
+                .with_name("transaction.version".into())
+                .with_min_version(0)
+                .with_max_version(2)])
+            .with_finalized_features_epoch(7)
+            .with_finalized_features(vec![FinalizedFeatureKey::default()
+                .with_name("transaction.version".into())
+                .with_min_version_level(2)
+                .with_max_version_level(2)]);
+        let mut buf = BytesMut::new();
+        resp.encode(&mut buf, 3).unwrap();
+        let mut body = buf.freeze();
+        let table = table_from(&decode_api_versions(&mut body, 3).unwrap());
+        let f = table.features();
+        assert_eq!(f.finalized_epoch, 7);
+        assert_eq!(f.finalized("transaction.version"), Some(2));
+        assert_eq!(f.finalized("group.version"), None);
+        assert_eq!(
+            f.supported["transaction.version"],
+            rkafka_protocol::VersionRange { min: 0, max: 2 }
+        );
+        // Below v3 nothing is announced: no finalized level, epoch unknown.
+        let mut buf = BytesMut::new();
+        resp.encode(&mut buf, 2).unwrap();
+        let mut body = buf.freeze();
+        let old = table_from(&decode_api_versions(&mut body, 2).unwrap());
+        assert_eq!(old.features().finalized_epoch, -1);
+        assert_eq!(old.features().finalized("transaction.version"), None);
+        assert_eq!(old.broker_range(0).map(|r| r.max), Some(12));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The versions a broker announced in ApiVersions, and the choice of the
 //! version to use for each request.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rkafka_protocol::VersionRange;
 
@@ -10,10 +10,51 @@ use crate::error::Error;
 /// The ApiVersions API key.
 pub(crate) const API_VERSIONS_KEY: i16 = 18;
 
-/// The API version ranges one broker supports.
+/// The API version ranges one broker supports, and the features it
+/// announced alongside them (ApiVersions v3+).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiVersions {
     ranges: HashMap<i16, VersionRange>,
+    features: Features,
+}
+
+/// The features one broker announced in its ApiVersions answer (KIP-584):
+/// what it supports, and the cluster-wide finalized levels as it knew them.
+///
+/// Finalized levels gate protocol behaviour the API versions alone do not,
+/// e.g. `transaction.version` ≥ 2 enables KIP-890 transactions v2.
+/// Brokers answering ApiVersions below v3 announce none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Features {
+    /// `FinalizedFeaturesEpoch`: grows with every change of the finalized
+    /// levels; -1 when unknown (then `finalized` is not to be trusted).
+    pub finalized_epoch: i64,
+    /// `FinalizedFeatures`: feature name → finalized (max) version level.
+    pub finalized: BTreeMap<String, i16>,
+    /// `SupportedFeatures`: feature name → the version range this broker
+    /// supports.
+    pub supported: BTreeMap<String, VersionRange>,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            finalized_epoch: -1,
+            finalized: BTreeMap::new(),
+            supported: BTreeMap::new(),
+        }
+    }
+}
+
+impl Features {
+    /// The finalized level of `name`, when the epoch is known and the
+    /// feature is finalized.
+    pub fn finalized(&self, name: &str) -> Option<i16> {
+        if self.finalized_epoch < 0 {
+            return None;
+        }
+        self.finalized.get(name).copied()
+    }
 }
 
 impl ApiVersions {
@@ -26,7 +67,19 @@ impl ApiVersions {
                 .filter(|(_, min, max)| min <= max)
                 .map(|(k, min, max)| (k, VersionRange { min, max }))
                 .collect(),
+            features: Features::default(),
         }
+    }
+
+    /// The same table, with the features the broker announced.
+    pub fn with_features(mut self, features: Features) -> Self {
+        self.features = features;
+        self
+    }
+
+    /// The features the broker announced (empty before ApiVersions v3).
+    pub fn features(&self) -> &Features {
+        &self.features
     }
 
     /// The broker's range for `api_key`, if it supports the API.

@@ -100,6 +100,8 @@ impl Sender {
         let max_in_flight = self.cfg.max_in_flight_requests_per_connection;
         let max_request = self.cfg.max_request_size;
         let transactional = self.txn.is_some();
+        let implicit_add = self.txn.as_ref().is_some_and(|t| t.tv2);
+        let mut implicitly_added = false;
         let mut requests: HashMap<i32, (usize, Vec<Sent>)> = HashMap::new();
         let mut need_refresh = false;
         let mut to_add: Vec<(String, i32)> = Vec::new();
@@ -139,10 +141,16 @@ impl Sender {
                     continue;
                 }
                 if transactional && !q.in_txn {
-                    if !q.adding {
-                        to_add.push((name.to_string(), p as i32));
+                    if implicit_add {
+                        // Transactions v2: the Produce itself adds it.
+                        q.in_txn = true;
+                        implicitly_added = true;
+                    } else {
+                        if !q.adding {
+                            to_add.push((name.to_string(), p as i32));
+                        }
+                        continue;
                     }
-                    continue;
                 }
                 let leader = meta
                     .and_then(|m| m.partitions.get(&(p as i32)))
@@ -197,6 +205,11 @@ impl Sender {
                 });
             }
         }
+        if implicitly_added {
+            if let Some(t) = &mut self.txn {
+                t.started = true;
+            }
+        }
         if need_refresh {
             self.refresh();
         }
@@ -243,8 +256,9 @@ impl Sender {
         self.produce_in_flight += 1;
         let client = self.client.clone();
         let deadline = Instant::now() + self.cfg.request_timeout;
+        let max_version = crate::txn::produce_max_version(self.txn.as_ref().is_some_and(|t| t.tv2));
         self.futures.push(Box::pin(async move {
-            let result = io::produce(client, broker, req, deadline).await;
+            let result = io::produce(client, broker, req, max_version, deadline).await;
             Event::Produced {
                 broker,
                 batches,

@@ -5,6 +5,7 @@
 
 use bytes::BytesMut;
 use rkafka_client_core::broker::ConnPurpose;
+use rkafka_client_core::client::purpose_for;
 use rkafka_client_core::retry::{classify_code, classify_error, RetryAction, RetryBackoff};
 use rkafka_client_core::{Client, CoordinatorKind, Error, Target};
 use rkafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
@@ -17,25 +18,21 @@ use tokio::time::Instant;
 
 use crate::error::ProducerError;
 
-/// The highest Produce version used: v13 names topics by id only and v12
-/// is transaction v2 (KIP-890), which this producer does not drive yet.
-const MAX_PRODUCE_VERSION: i16 = 11;
-
-/// Sends one Produce request to broker `broker`. `Ok(None)` for `acks=0`,
+/// Sends one Produce request to broker `broker`, at `max_version` at most
+/// (see [`crate::txn::produce_max_version`]). `Ok(None)` for `acks=0`,
 /// which the broker does not answer.
 pub(crate) async fn produce(
     client: Client,
     broker: i32,
     req: ProduceRequest,
+    max_version: i16,
     deadline: Instant,
 ) -> Result<Option<ProduceResponse>, Error> {
     let b = client
         .broker_for(&Target::Broker(broker), ConnPurpose::Produce, deadline)
         .await?;
     let conn = b.connection().await?;
-    let version = conn
-        .version_for::<ProduceRequest>()?
-        .min(MAX_PRODUCE_VERSION);
+    let version = conn.version_for::<ProduceRequest>()?.min(max_version);
     if req.acks != 0 {
         return conn.send_version(req, version).await.map(Some);
     }
@@ -92,14 +89,7 @@ pub(crate) async fn init_producer_id(
         .await?;
     match ErrorCode(resp.error_code) {
         ErrorCode::NONE => Ok((resp.producer_id, resp.producer_epoch)),
-        code @ (ErrorCode::PRODUCER_FENCED | ErrorCode::INVALID_PRODUCER_EPOCH) => {
-            Err(ProducerError::Fenced {
-                what: format!("InitProducerId answered {code:?}"),
-            })
-        }
-        code => Err(ProducerError::Transaction {
-            reason: format!("InitProducerId failed: {code:?}"),
-        }),
+        code => Err(crate::txn::coordinator_error("InitProducerId", code)),
     }
 }
 
@@ -127,7 +117,15 @@ pub(crate) async fn add_partitions(
         .with_v3_and_below_producer_id(producer.0)
         .with_v3_and_below_producer_epoch(producer.1)
         .with_v3_and_below_topics(topics);
-    let resp = send_to_txn_coordinator(&client, &transactional_id, req).await?;
+    let resp = send_capped(
+        &client,
+        CoordinatorKind::Transaction,
+        &transactional_id,
+        req,
+        3,
+        first_error,
+    )
+    .await?;
     let mut out = Vec::new();
     let results = resp.results_by_topic_v3_and_below.iter().chain(
         resp.results_by_transaction
@@ -152,40 +150,43 @@ pub(crate) async fn add_partitions(
     Ok(out)
 }
 
-/// Sends AddPartitionsToTxn to the transaction coordinator at version 3 at
-/// most: versions 4+ are the brokers' batched form (KIP-890), which
-/// clients must not send (Tansu drops the connection). `Client::send_built`
-/// always takes the highest common version, hence this small loop, with the
-/// same routing and retry rules.
-async fn send_to_txn_coordinator(
+/// Sends `req` to the `kind` coordinator of `key` at version `max_version`
+/// at most, with the routing and retry rules of `Client::send_built` (which
+/// always takes the highest common version, hence this loop). Used for
+/// AddPartitionsToTxn (v4+ is the brokers' batched form, KIP-890, which
+/// clients must not send: Tansu drops the connection) and for EndTxn and
+/// TxnOffsetCommit (v5 is transactions v2 only).
+pub(crate) async fn send_capped<R: Request + Clone>(
     client: &Client,
-    transactional_id: &str,
-    req: AddPartitionsToTxnRequest,
-) -> Result<AddPartitionsToTxnResponse, Error> {
+    kind: CoordinatorKind,
+    key: &str,
+    req: R,
+    max_version: i16,
+    check: impl Fn(&R::Response) -> ErrorCode,
+) -> Result<R::Response, Error> {
     let cfg = client.config();
     let deadline = Instant::now() + cfg.default_api_timeout;
     let mut backoff = RetryBackoff::new(cfg.retry_backoff, cfg.retry_backoff_max, deadline);
-    let kind = CoordinatorKind::Transaction;
     loop {
         let attempt = async {
-            let id = client.coordinator(kind, transactional_id).await?;
+            let id = client.coordinator(kind, key).await?;
             let broker = client
-                .broker_for(&Target::Broker(id), ConnPurpose::Admin, deadline)
+                .broker_for(&Target::Broker(id), purpose_for(R::API_KEY), deadline)
                 .await?;
             let conn = broker.connection().await?;
-            let version = conn.version_for::<AddPartitionsToTxnRequest>()?.min(3);
+            let version = conn.version_for::<R>()?.min(max_version);
             conn.send_version(req.clone(), version).await
         };
         let outcome = tokio::time::timeout_at(deadline, attempt)
             .await
             .unwrap_or_else(|_| {
                 Err(Error::Timeout {
-                    what: "AddPartitionsToTxn".into(),
+                    what: R::API_KEY.name().into(),
                     after: cfg.default_api_timeout,
                 })
             });
         let action = match &outcome {
-            Ok(resp) => classify_code(first_error(resp)),
+            Ok(resp) => classify_code(check(resp)),
             Err(e) => classify_error(e),
         };
         if !action.is_retry() {
@@ -195,7 +196,7 @@ async fn send_to_txn_coordinator(
             action,
             RetryAction::RediscoverCoordinator | RetryAction::RetryElsewhere
         ) {
-            client.forget_coordinator(kind, transactional_id);
+            client.forget_coordinator(kind, key);
         }
         if !backoff.wait().await {
             return outcome;

@@ -17,7 +17,7 @@ mod io;
 mod queue;
 mod response;
 
-pub(crate) use io::init_producer_id;
+pub(crate) use io::{init_producer_id, send_capped};
 pub(crate) use queue::PartitionQueue;
 
 use std::collections::HashMap;

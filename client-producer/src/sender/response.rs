@@ -64,9 +64,22 @@ pub(crate) fn classify(
         {
             Outcome::BumpAndRetry
         }
+        // In a transaction, a leader refusing the epoch means the
+        // coordinator bumped it: it aborted the transaction on timeout
+        // (KIP-588), or a newer producer took over, which the abort finds.
+        ErrorCode::INVALID_PRODUCER_EPOCH if transactional => {
+            Outcome::Fail(ProducerError::TransactionTimedOut {
+                what: format!("Produce to {topic}-{partition} answered {code:?}"),
+            })
+        }
         ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => {
             Outcome::Fail(ProducerError::Fenced {
                 what: format!("Produce to {topic}-{partition} answered {code:?}"),
+            })
+        }
+        ErrorCode::TRANSACTION_ABORTABLE if transactional => {
+            Outcome::Fail(ProducerError::TransactionAbortable {
+                reason: format!("Produce to {topic}-{partition} answered {code:?}"),
             })
         }
         c if c.is_retriable() => Outcome::Retry {
@@ -402,6 +415,30 @@ mod tests {
                 &resp(ErrorCode::UNKNOWN_PRODUCER_ID)
             ),
             Outcome::BumpAndRetry
+        ));
+    }
+
+    #[test]
+    fn a_refused_epoch_in_a_transaction_is_a_timeout_not_fencing() {
+        let epoch = resp(ErrorCode::INVALID_PRODUCER_EPOCH);
+        assert!(matches!(
+            classify("t", 0, Some(1), Some(1), true, &epoch),
+            Outcome::Fail(ProducerError::TransactionTimedOut { .. })
+        ));
+        assert!(matches!(
+            classify("t", 0, Some(1), Some(1), false, &epoch),
+            Outcome::Fail(ProducerError::Fenced { .. })
+        ));
+        assert!(matches!(
+            classify(
+                "t",
+                0,
+                Some(1),
+                Some(1),
+                true,
+                &resp(ErrorCode::TRANSACTION_ABORTABLE)
+            ),
+            Outcome::Fail(ProducerError::TransactionAbortable { .. })
         ));
     }
 
