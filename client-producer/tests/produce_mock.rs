@@ -12,8 +12,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{config, control, fetch_all, mock, reader};
+use rkafka_client_core::{CoordinatorKind, Target};
 use rkafka_client_producer::partitioner::key_partition;
 use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
+use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use rkafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
+use rkafka_protocol::ErrorCode;
 use rkafka_tests::MockConfig;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -341,6 +346,80 @@ async fn a_batch_refused_as_too_large_is_split_and_every_record_delivered() {
         let want: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
         assert_eq!(values, want, "split halves keep the order");
         producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
+
+/// Sends one idempotent batch of one record with base sequence 5 (the
+/// broker expects 0 from a new producer) and returns the partition's error.
+async fn produce_out_of_sequence(
+    client: &rkafka_client_core::Client,
+    topic: &str,
+    transactional_id: Option<&str>,
+) -> ErrorCode {
+    let target = match transactional_id {
+        Some(id) => Target::Coordinator {
+            kind: CoordinatorKind::Transaction,
+            key: id.to_owned(),
+        },
+        None => Target::Any,
+    };
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(transactional_id.map(str::to_owned))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(-1)
+        .with_producer_epoch(-1);
+    let init = client.send(target, init).await.unwrap();
+    assert_eq!(ErrorCode(init.error_code), ErrorCode::NONE);
+    let mut batch = RecordBatchBuilder::with_capacity(1024)
+        .producer(init.producer_id, init.producer_epoch, 5)
+        .transactional(transactional_id.is_some());
+    batch
+        .push(&NewRecord {
+            timestamp: 1,
+            key: None,
+            value: Some(b"x"),
+            headers: &[],
+        })
+        .unwrap();
+    let req = ProduceRequest::default()
+        .with_transactional_id(transactional_id.map(str::to_owned))
+        .with_acks(-1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic.to_owned())
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch.finish().unwrap()))])]);
+    let resp = client.send(Target::leader(topic, 0), req).await.unwrap();
+    ErrorCode(resp.responses[0].partition_responses[0].error_code)
+}
+
+/// librdkafka's mock checks producer sequences only for Produce requests
+/// that carry a transactional id (`rd_kafka_mock_validate_records` returns
+/// early otherwise). A batch from a plain idempotent producer is written
+/// whatever its sequence, where Kafka answers OUT_OF_ORDER_SEQUENCE_NUMBER,
+/// so a batch pipelined behind one that then fails is written before it.
+/// Order with several batches of a partition in flight rests on that
+/// refusal (as in Java), so on the mock only a transactional producer can
+/// show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mock_checks_sequences_only_for_transactional_producers() {
+    rkafka_tests::skip_if_external!("documents a quirk of the mock cluster");
+    let mock = mock(MockConfig::brokers(1).topic("seq", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let client = reader(mock.bootstrap()).await;
+        assert_eq!(
+            produce_out_of_sequence(&client, "seq", None).await,
+            ErrorCode::NONE,
+            "the mock now checks idempotent producers' sequences: \
+             idempotent_exactly_once_in_order_through_faults can pipeline"
+        );
+        assert_eq!(
+            produce_out_of_sequence(&client, "seq", Some("seq-txn")).await,
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+        );
     })
     .await
     .expect("in time");
