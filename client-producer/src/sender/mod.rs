@@ -291,6 +291,18 @@ impl Sender {
         }
         let partitions = topic.partitions;
         if partitions == 0 {
+            // The handle found the topic in the client's metadata before
+            // sending, but this burst's snapshot may be older (the record
+            // came in the same burst as an earlier message, e.g. the
+            // transaction's begin): look again before failing it.
+            self.update_metadata();
+            if self.metadata_gen != gen {
+                return self.on_record(Pending {
+                    record,
+                    reply,
+                    memory,
+                });
+            }
             self.memory.add_permits(memory);
             reply.fail(ProducerError::Kafka {
                 topic: record.topic.to_string(),
