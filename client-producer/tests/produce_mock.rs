@@ -191,6 +191,9 @@ async fn read_back(bootstrap: &str, topic: &str) -> (HashMap<usize, usize>, usiz
     for p in 0..6 {
         let mut last: Option<usize> = None;
         for r in fetch_all(&client, topic, p).await {
+            if r.control.is_some() {
+                continue;
+            }
             let v: usize = std::str::from_utf8(r.value.as_deref().unwrap())
                 .unwrap()
                 .parse()
@@ -212,26 +215,72 @@ async fn read_back(bootstrap: &str, topic: &str) -> (HashMap<usize, usize>, usiz
     (seen, total)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotent_exactly_once_in_order_through_faults() {
-    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+/// Sends N keyed records to a 6-partition topic on 3 brokers through
+/// [`faults`], then reads them back: each exactly once, in order per
+/// partition. With `transactional_id` all go in one transaction.
+async fn exactly_once_in_order_through_faults(
+    topic: &'static str,
+    transactional_id: Option<&str>,
+    tune: impl FnOnce(&mut rkafka_client_producer::ProducerConfig),
+) {
     const N: usize = 100_000;
-    let mock = mock(MockConfig::brokers(3).topic("eos", 6, 3));
+    let mock = mock(MockConfig::brokers(3).topic(topic, 6, 3));
     tokio::time::timeout(Duration::from_secs(120), async {
-        let producer = Producer::connect(config(mock.bootstrap())).await.unwrap();
-        let chaos = tokio::spawn(faults(mock.clone(), "eos"));
-        let results = send_all(&producer, "eos", N).await;
+        let mut cfg = config(mock.bootstrap());
+        tune(&mut cfg);
+        cfg.transactional_id = transactional_id.map(str::to_owned);
+        if let Some(id) = transactional_id {
+            // Its coordinator stays up: `faults` takes broker 2 down.
+            control(&mock, &format!("coordinator transaction {id} 1")).await;
+        }
+        let producer = Producer::connect(cfg).await.unwrap();
+        if transactional_id.is_some() {
+            producer.init_transactions().await.unwrap();
+            producer.begin_transaction().await.unwrap();
+        }
+        let chaos = tokio::spawn(faults(mock.clone(), topic));
+        let results = send_all(&producer, topic, N).await;
         chaos.await.unwrap();
-        producer.close(Duration::from_secs(10)).await.unwrap();
         let failed: Vec<_> = results.iter().filter(|r| r.is_err()).take(3).collect();
         assert!(failed.is_empty(), "deliveries failed: {failed:?}");
-        let (seen, total) = read_back(mock.bootstrap(), "eos").await;
+        if transactional_id.is_some() {
+            producer.commit_transaction().await.unwrap();
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        let (seen, total) = read_back(mock.bootstrap(), topic).await;
         assert_eq!(total, N, "every record exactly once (no duplicates)");
         assert_eq!(seen.len(), N, "no record lost");
         assert!(seen.values().all(|&c| c == 1));
     })
     .await
     .expect("in time");
+}
+
+/// One request in flight per broker: the mock does not check sequences of
+/// a non-transactional producer (see
+/// `the_mock_checks_sequences_only_for_transactional_producers`), so with
+/// requests pipelined a batch sent behind one that then fails is written
+/// before it, whatever the producer does; Kafka would refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_exactly_once_in_order_through_faults() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    exactly_once_in_order_through_faults("eos", None, |cfg| {
+        cfg.max_in_flight_requests_per_connection = 1;
+    })
+    .await;
+}
+
+/// Five batches per partition in flight (the default), where the mock
+/// checks sequences as Kafka does: for a transactional producer. Small
+/// batches, so that partitions have several in flight when faults hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_in_flight_exactly_once_in_order_through_faults() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    exactly_once_in_order_through_faults("eos5", Some("eos5-txn"), |cfg| {
+        assert_eq!(cfg.max_in_flight_requests_per_connection, 5);
+        cfg.batch_size = 1024;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,7 +186,7 @@ impl Sender {
 
     fn settle(&mut self, sent: Sent, outcome: Outcome) {
         if let Some(q) = self.queue(&sent.topic, sent.partition) {
-            q.in_flight = q.in_flight.saturating_sub(1);
+            q.answered(matches!(outcome, Outcome::Done { .. }));
         }
         self.act_on(sent, outcome);
     }
