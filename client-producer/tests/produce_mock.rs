@@ -12,8 +12,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::{config, control, fetch_all, mock, reader};
+use rkafka_client_core::{CoordinatorKind, Target};
 use rkafka_client_producer::partitioner::key_partition;
 use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
+use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use rkafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
+use rkafka_protocol::ErrorCode;
 use rkafka_tests::MockConfig;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -186,6 +191,9 @@ async fn read_back(bootstrap: &str, topic: &str) -> (HashMap<usize, usize>, usiz
     for p in 0..6 {
         let mut last: Option<usize> = None;
         for r in fetch_all(&client, topic, p).await {
+            if r.control.is_some() {
+                continue;
+            }
             let v: usize = std::str::from_utf8(r.value.as_deref().unwrap())
                 .unwrap()
                 .parse()
@@ -207,26 +215,72 @@ async fn read_back(bootstrap: &str, topic: &str) -> (HashMap<usize, usize>, usiz
     (seen, total)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idempotent_exactly_once_in_order_through_faults() {
-    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+/// Sends N keyed records to a 6-partition topic on 3 brokers through
+/// [`faults`], then reads them back: each exactly once, in order per
+/// partition. With `transactional_id` all go in one transaction.
+async fn exactly_once_in_order_through_faults(
+    topic: &'static str,
+    transactional_id: Option<&str>,
+    tune: impl FnOnce(&mut rkafka_client_producer::ProducerConfig),
+) {
     const N: usize = 100_000;
-    let mock = mock(MockConfig::brokers(3).topic("eos", 6, 3));
+    let mock = mock(MockConfig::brokers(3).topic(topic, 6, 3));
     tokio::time::timeout(Duration::from_secs(120), async {
-        let producer = Producer::connect(config(mock.bootstrap())).await.unwrap();
-        let chaos = tokio::spawn(faults(mock.clone(), "eos"));
-        let results = send_all(&producer, "eos", N).await;
+        let mut cfg = config(mock.bootstrap());
+        tune(&mut cfg);
+        cfg.transactional_id = transactional_id.map(str::to_owned);
+        if let Some(id) = transactional_id {
+            // Its coordinator stays up: `faults` takes broker 2 down.
+            control(&mock, &format!("coordinator transaction {id} 1")).await;
+        }
+        let producer = Producer::connect(cfg).await.unwrap();
+        if transactional_id.is_some() {
+            producer.init_transactions().await.unwrap();
+            producer.begin_transaction().await.unwrap();
+        }
+        let chaos = tokio::spawn(faults(mock.clone(), topic));
+        let results = send_all(&producer, topic, N).await;
         chaos.await.unwrap();
-        producer.close(Duration::from_secs(10)).await.unwrap();
         let failed: Vec<_> = results.iter().filter(|r| r.is_err()).take(3).collect();
         assert!(failed.is_empty(), "deliveries failed: {failed:?}");
-        let (seen, total) = read_back(mock.bootstrap(), "eos").await;
+        if transactional_id.is_some() {
+            producer.commit_transaction().await.unwrap();
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        let (seen, total) = read_back(mock.bootstrap(), topic).await;
         assert_eq!(total, N, "every record exactly once (no duplicates)");
         assert_eq!(seen.len(), N, "no record lost");
         assert!(seen.values().all(|&c| c == 1));
     })
     .await
     .expect("in time");
+}
+
+/// One request in flight per broker: the mock does not check sequences of
+/// a non-transactional producer (see
+/// `the_mock_checks_sequences_only_for_transactional_producers`), so with
+/// requests pipelined a batch sent behind one that then fails is written
+/// before it, whatever the producer does; Kafka would refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_exactly_once_in_order_through_faults() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    exactly_once_in_order_through_faults("eos", None, |cfg| {
+        cfg.max_in_flight_requests_per_connection = 1;
+    })
+    .await;
+}
+
+/// Five batches per partition in flight (the default), where the mock
+/// checks sequences as Kafka does: for a transactional producer. Small
+/// batches, so that partitions have several in flight when faults hit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_in_flight_exactly_once_in_order_through_faults() {
+    rkafka_tests::skip_if_external!("drives the mock cluster (errors, leader moves, down/up)");
+    exactly_once_in_order_through_faults("eos5", Some("eos5-txn"), |cfg| {
+        assert_eq!(cfg.max_in_flight_requests_per_connection, 5);
+        cfg.batch_size = 1024;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -341,6 +395,80 @@ async fn a_batch_refused_as_too_large_is_split_and_every_record_delivered() {
         let want: Vec<String> = (0..64).map(|i| format!("s{i}")).collect();
         assert_eq!(values, want, "split halves keep the order");
         producer.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}
+
+/// Sends one idempotent batch of one record with base sequence 5 (the
+/// broker expects 0 from a new producer) and returns the partition's error.
+async fn produce_out_of_sequence(
+    client: &rkafka_client_core::Client,
+    topic: &str,
+    transactional_id: Option<&str>,
+) -> ErrorCode {
+    let target = match transactional_id {
+        Some(id) => Target::Coordinator {
+            kind: CoordinatorKind::Transaction,
+            key: id.to_owned(),
+        },
+        None => Target::Any,
+    };
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(transactional_id.map(str::to_owned))
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(-1)
+        .with_producer_epoch(-1);
+    let init = client.send(target, init).await.unwrap();
+    assert_eq!(ErrorCode(init.error_code), ErrorCode::NONE);
+    let mut batch = RecordBatchBuilder::with_capacity(1024)
+        .producer(init.producer_id, init.producer_epoch, 5)
+        .transactional(transactional_id.is_some());
+    batch
+        .push(&NewRecord {
+            timestamp: 1,
+            key: None,
+            value: Some(b"x"),
+            headers: &[],
+        })
+        .unwrap();
+    let req = ProduceRequest::default()
+        .with_transactional_id(transactional_id.map(str::to_owned))
+        .with_acks(-1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic.to_owned())
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch.finish().unwrap()))])]);
+    let resp = client.send(Target::leader(topic, 0), req).await.unwrap();
+    ErrorCode(resp.responses[0].partition_responses[0].error_code)
+}
+
+/// librdkafka's mock checks producer sequences only for Produce requests
+/// that carry a transactional id (`rd_kafka_mock_validate_records` returns
+/// early otherwise). A batch from a plain idempotent producer is written
+/// whatever its sequence, where Kafka answers OUT_OF_ORDER_SEQUENCE_NUMBER,
+/// so a batch pipelined behind one that then fails is written before it.
+/// Order with several batches of a partition in flight rests on that
+/// refusal (as in Java), so on the mock only a transactional producer can
+/// show it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mock_checks_sequences_only_for_transactional_producers() {
+    rkafka_tests::skip_if_external!("documents a quirk of the mock cluster");
+    let mock = mock(MockConfig::brokers(1).topic("seq", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let client = reader(mock.bootstrap()).await;
+        assert_eq!(
+            produce_out_of_sequence(&client, "seq", None).await,
+            ErrorCode::NONE,
+            "the mock now checks idempotent producers' sequences: \
+             idempotent_exactly_once_in_order_through_faults can pipeline"
+        );
+        assert_eq!(
+            produce_out_of_sequence(&client, "seq", Some("seq-txn")).await,
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+        );
     })
     .await
     .expect("in time");

@@ -195,15 +195,20 @@ impl Sender {
     }
 
     fn settle(&mut self, sent: Sent, outcome: Outcome) {
+        if let Some(q) = self.queue(&sent.topic, sent.partition) {
+            q.answered(matches!(outcome, Outcome::Done { .. }));
+        }
+        self.act_on(sent, outcome);
+    }
+
+    /// What `settle` does once the batch no longer counts as in flight.
+    fn act_on(&mut self, sent: Sent, outcome: Outcome) {
         let Sent {
             topic,
             partition,
             batch,
         } = sent;
         let idempotent = self.idempotent;
-        if let Some(q) = self.queue(&topic, partition) {
-            q.in_flight = q.in_flight.saturating_sub(1);
-        }
         match outcome {
             Outcome::Done {
                 base_offset,
@@ -241,7 +246,9 @@ impl Sender {
             }
             Outcome::Split(err) => match self.split(&topic, partition, batch) {
                 Ok(()) => {}
-                Err(batch) => self.settle(
+                // Already counted out of flight: `settle` again would
+                // count it twice.
+                Err(batch) => self.act_on(
                     Sent {
                         topic,
                         partition,
