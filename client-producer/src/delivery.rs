@@ -49,11 +49,34 @@ enum State {
 pub(crate) struct BatchDone {
     topic: Arc<str>,
     partition: i32,
+    /// On its own cache line, away from the reference count: `send`
+    /// increments that count for every record while futures awaited on
+    /// other threads read the outcome and register wakers; sharing a line
+    /// made a third of `send`'s time cache misses.
+    state: CacheLine<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
     outcome: OnceLock<Outcome>,
     /// Wakers of futures that found no outcome yet. Locked by such a future
     /// while it registers and once by the task after writing the outcome;
     /// never held across an await.
     waiters: Mutex<Vec<Waker>>,
+}
+
+/// Aligns its content to a cache line (128 bytes: the adjacent-line
+/// prefetcher of current x86 pulls lines in pairs).
+#[derive(Debug)]
+#[repr(align(128))]
+struct CacheLine<T>(T);
+
+impl<T> std::ops::Deref for CacheLine<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 #[derive(Debug)]
@@ -77,15 +100,18 @@ impl BatchDone {
         Arc::new(Self {
             topic,
             partition,
-            outcome: OnceLock::new(),
-            waiters: Mutex::new(Vec::new()),
+            state: CacheLine(Shared {
+                outcome: OnceLock::new(),
+                waiters: Mutex::new(Vec::new()),
+            }),
         })
     }
 
     /// Writes the outcome (the first one written wins) and wakes waiters.
     fn set(&self, outcome: Outcome) {
-        let _ = self.outcome.set(outcome);
-        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        let _ = self.state.outcome.set(outcome);
+        let waiters =
+            std::mem::take(&mut *self.state.waiters.lock().unwrap_or_else(|e| e.into_inner()));
         for w in waiters {
             w.wake();
         }
@@ -167,7 +193,7 @@ impl Completion {
 
 impl Drop for Completion {
     fn drop(&mut self) {
-        if self.done.outcome.get().is_none() {
+        if self.done.state.outcome.get().is_none() {
             self.done.set(Outcome::Failed(ProducerError::Closed));
         }
     }
@@ -185,7 +211,7 @@ impl DeliveryFuture {
             } => (&*batch, *index, *timestamp),
         };
         loop {
-            match batch.outcome.get() {
+            match batch.state.outcome.get() {
                 None => return Err(batch.clone()),
                 Some(Outcome::Failed(e)) => return Ok(Err(e.clone())),
                 Some(Outcome::Written {
@@ -230,11 +256,15 @@ impl Future for DeliveryFuture {
             Err(batch) => batch,
         };
         {
-            let mut waiters = batch.waiters.lock().unwrap_or_else(|e| e.into_inner());
+            let mut waiters = batch
+                .state
+                .waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             // Looked at again under the lock: the task writes the outcome
             // before it takes the list, so either the outcome is visible
             // here or this waker is in the list it takes.
-            if batch.outcome.get().is_none() {
+            if batch.state.outcome.get().is_none() {
                 if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
                     waiters.push(cx.waker().clone());
                 }
