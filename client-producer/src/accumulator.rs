@@ -27,7 +27,8 @@ use tokio::time::Instant;
 use crate::batch::{Batch, BatchSettings};
 use crate::delivery::{Completion, DeliveryFuture};
 use crate::error::ProducerError;
-use crate::partitioner::{key_partition, Partitioner, Sticky};
+use crate::load::{QueueLoad, Waiting};
+use crate::partitioner::{adaptive_weights, key_partition, Partitioner, Sticky};
 use crate::record::ProducerRecord;
 
 /// The open batches of every partition, and the clock records are stamped
@@ -38,6 +39,7 @@ pub(crate) struct Accumulator {
     linger: Duration,
     partitioner: Option<Arc<dyn Partitioner>>,
     ignore_keys: bool,
+    adaptive: bool,
     metadata: MetadataWatch,
     topics: HashMap<Arc<str>, TopicBatches, BuildHasherDefault<TopicHasher>>,
     /// Open batches in the order they were opened, which (with one
@@ -59,6 +61,7 @@ pub(crate) struct Accumulator {
 struct TopicBatches {
     open: Vec<Option<Open>>,
     sticky: Sticky,
+    load: Arc<QueueLoad>,
     /// The partition count as of metadata generation `seen`.
     partitions: i32,
     seen: Option<u64>,
@@ -107,6 +110,7 @@ impl Accumulator {
         linger: Duration,
         partitioner: Option<Arc<dyn Partitioner>>,
         ignore_keys: bool,
+        adaptive: bool,
         metadata: MetadataWatch,
     ) -> Self {
         let clock = Clock::now();
@@ -115,6 +119,7 @@ impl Accumulator {
             linger,
             partitioner,
             ignore_keys,
+            adaptive,
             metadata,
             topics: HashMap::default(),
             due: VecDeque::new(),
@@ -149,6 +154,7 @@ impl Accumulator {
                 .or_insert_with(|| TopicBatches {
                     open: Vec::new(),
                     sticky: Sticky::new(self.seed ^ record.topic.len() as u64),
+                    load: QueueLoad::new(0),
                     partitions: 0,
                     seen: None,
                 }),
@@ -162,6 +168,7 @@ impl Accumulator {
                 .map_or(0, |t| t.partitions.len() as i32);
             if topic.open.len() < topic.partitions as usize {
                 topic.open.resize_with(topic.partitions as usize, || None);
+                topic.load = topic.load.grown(topic.partitions as usize);
             }
         }
         let partitions = topic.partitions;
@@ -187,11 +194,28 @@ impl Accumulator {
                 match (custom, &record.key) {
                     (Some(p), _) => p,
                     (None, Some(k)) if !self.ignore_keys => key_partition(k, partitions),
-                    _ => topic.sticky.next(
-                        partitions,
-                        memory.saturating_sub(crate::record::RECORD_OVERHEAD),
-                        self.settings.batch_size,
-                    ),
+                    _ => {
+                        let (load, metadata) = (&topic.load, &self.metadata);
+                        let adaptive = self.adaptive;
+                        topic.sticky.next(
+                            partitions,
+                            memory.saturating_sub(crate::record::RECORD_OVERHEAD),
+                            self.settings.batch_size,
+                            || {
+                                adaptive.then(|| {
+                                    let meta = metadata.current().topic(&record.topic);
+                                    let waiting: Vec<Option<u32>> = (0..partitions)
+                                        .map(|p| {
+                                            meta.and_then(|m| m.partitions.get(&p))
+                                                .and_then(|pm| pm.leader)
+                                                .map(|_| load.waiting(p as usize))
+                                        })
+                                        .collect();
+                                    adaptive_weights(&waiting)
+                                })
+                            },
+                        )
+                    }
                 }
             }
         };
@@ -233,10 +257,9 @@ impl Accumulator {
             let serial = self.next_serial;
             self.next_serial += 1;
             let deliveries = Completion::new(record.topic.clone(), chosen);
-            *slot = Some(Open {
-                serial,
-                batch: Batch::new(self.clock.instant, self.settings, deliveries),
-            });
+            let mut batch = Batch::new(self.clock.instant, self.settings, deliveries);
+            batch.waiting = Waiting::new(topic.load.clone(), chosen as usize);
+            *slot = Some(Open { serial, batch });
             self.open += 1;
             self.due.push_back(Due {
                 at: self.clock.instant + self.linger,
@@ -420,6 +443,7 @@ mod tests {
             linger,
             None,
             false,
+            true,
             MetadataWatch::fixed(Arc::new(metadata)),
         )
     }

@@ -46,6 +46,8 @@ pub(crate) struct Batch {
     pub(crate) base_sequence: Option<i32>,
     pub(crate) attempts: u32,
     pub(crate) retry_at: Option<Instant>,
+    /// Its entry in the partition's count of waiting batches (KIP-794).
+    pub(crate) waiting: crate::load::Waiting,
 }
 
 impl Batch {
@@ -64,6 +66,7 @@ impl Batch {
             base_sequence: None,
             attempts: 0,
             retry_at: None,
+            waiting: Default::default(),
         }
     }
 

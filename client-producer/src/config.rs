@@ -108,6 +108,11 @@ pub struct ProducerConfig {
     /// `partitioner.ignore.keys` (default false): sticky even with keys.
     #[builder(default)]
     pub partitioner_ignore_keys: bool,
+    /// `partitioner.adaptive.partitioning.enable` (default true): records
+    /// without a key move to partitions with fewer batches waiting more
+    /// often (KIP-794); false picks uniformly.
+    #[builder(default = true)]
+    pub partitioner_adaptive_partitioning_enable: bool,
     /// `transactional.id`: turns on transactions.
     #[builder(into)]
     pub transactional_id: Option<String>,
@@ -216,6 +221,7 @@ mod tests {
         assert_eq!(c.buffer_memory, 32 << 20);
         assert_eq!(c.max_block, Duration::from_secs(60));
         assert_eq!(c.max_request_size, 1 << 20);
+        assert!(c.partitioner_adaptive_partitioning_enable);
         assert!(c.idempotence());
         c.validate().unwrap();
     }

@@ -61,6 +61,7 @@ mod batch;
 pub mod config;
 mod delivery;
 pub mod error;
+mod load;
 pub mod partitioner;
 mod producer;
 pub mod record;

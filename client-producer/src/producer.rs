@@ -172,6 +172,7 @@ impl Producer {
             cfg.linger,
             cfg.partitioner.clone(),
             cfg.partitioner_ignore_keys,
+            cfg.partitioner_adaptive_partitioning_enable,
             client.watch_metadata(),
         );
         let linger_wake = Arc::new(Notify::new());

@@ -176,6 +176,7 @@ impl Sender {
                     continue;
                 }
                 let mut batch = q.batches.pop_front().expect("checked");
+                batch.waiting.leave();
                 let stamp = match self.producer {
                     Some((id, epoch)) if self.idempotent => {
                         let count = batch.count() as i32;

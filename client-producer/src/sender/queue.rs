@@ -39,7 +39,8 @@ impl PartitionQueue {
     /// Puts a batch that must be sent again back in the queue: ahead of
     /// every batch not yet sent, after retried batches with lower
     /// sequences (Java's `reenqueue`).
-    pub(crate) fn requeue(&mut self, batch: Batch) {
+    pub(crate) fn requeue(&mut self, mut batch: Batch) {
+        batch.waiting.wait();
         let pos = match batch.base_sequence {
             Some(seq) => self
                 .batches
