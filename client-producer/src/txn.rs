@@ -56,6 +56,14 @@ pub(crate) struct TxnState {
     /// A commit or abort waiting for the AddPartitionsToTxn in flight: the
     /// coordinator must have its answer before EndTxn.
     pending_end: Option<(bool, oneshot::Sender<Result<EndInfo, ProducerError>>)>,
+    /// An abort is under way (between PrepareEnd and Ended).
+    aborting: bool,
+    /// A batch with a sequence number failed: the broker may expect a
+    /// sequence this producer has moved past, so under transactions v1 the
+    /// abort bumps the epoch (InitProducerId at the current epoch aborts
+    /// the transaction and restarts sequences, KIP-360), as Java's
+    /// `epochBumpRequired` does. v2's EndTxn bumps the epoch anyway.
+    pub(crate) sequence_gap: bool,
 }
 
 /// What ending the transaction needs to know.
@@ -136,7 +144,17 @@ impl TxnState {
             started: false,
             tv2: false,
             pending_end: None,
+            aborting: false,
+            sequence_gap: false,
         }
+    }
+
+    /// Whether retrying a batch is pointless: the transaction can only be
+    /// aborted, and the abort marker covers whatever was written. Retrying
+    /// would hold the abort up until `delivery.timeout.ms` when the batch
+    /// is refused out of sequence behind a failed one.
+    pub(crate) fn aborting(&self) -> bool {
+        self.aborting || matches!(self.phase, Phase::Abortable(_))
     }
 
     /// Why a record cannot be sent now, if it cannot.
@@ -244,11 +262,12 @@ impl Sender {
                     return;
                 }
                 let bump = !txn.tv2
-                    && matches!(
+                    && (matches!(
                         txn.phase,
                         Phase::Abortable(ProducerError::TransactionTimedOut { .. })
-                    );
+                    ) || (txn.sequence_gap && !commit));
                 txn.phase = Phase::Ending;
+                txn.aborting = !commit;
                 // Remembered until the answer: the phase no longer says.
                 txn.pending_end = Some((bump, reply));
                 if !commit {
@@ -268,6 +287,7 @@ impl Sender {
                     Err(e) => Phase::Abortable(e),
                 };
                 txn.started = false;
+                txn.aborting = false;
                 txn.tv2 = tv2;
                 for t in self.topics.values_mut() {
                     for q in &mut t.queues {
@@ -338,11 +358,15 @@ impl Sender {
     /// Adopts a new producer id or epoch: sequences start over at 0.
     fn new_producer(&mut self, producer: (i64, i16)) {
         self.producer = Some(producer);
+        if let Some(t) = &mut self.txn {
+            t.sequence_gap = false;
+        }
         for t in self.topics.values_mut() {
             for q in &mut t.queues {
                 q.next_sequence = 0;
                 q.acked_sequence = 0;
                 q.in_txn = false;
+                q.recovering = false;
             }
         }
     }

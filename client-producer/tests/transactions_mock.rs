@@ -305,3 +305,55 @@ async fn create_topics(bootstrap: &str, topics: &[NewTopic]) {
     .expect("admin");
     admin.create_topics(topics, false).await.expect("topics");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_batch_fails_in_a_transaction_the_abort_resets_sequences() {
+    rkafka_tests::skip_if_external!("injects a Produce error on a fresh mock topic");
+    let mock = mock(MockConfig::brokers(1).topic("gap", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.transactional_id = Some("txn-gap".into());
+        // Two records a batch: batches pipeline behind the one that fails,
+        // and are refused out of sequence after it.
+        cfg.batch_size = 250;
+        let p = Producer::connect(cfg).await.unwrap();
+        p.init_transactions().await.unwrap();
+        p.begin_transaction().await.unwrap();
+        // INVALID_RECORD (87), not retriable.
+        common::control(&mock, "errors 0 87").await;
+        let mut ds = Vec::new();
+        for i in 0..40 {
+            let r = ProducerRecord::new("gap", format!("doomed{i:0>90}")).with_partition(0);
+            ds.push(p.send(r).await.unwrap());
+        }
+        let mut failed = 0;
+        for d in ds {
+            failed += usize::from(d.await.is_err());
+        }
+        assert!(failed > 0);
+        // Without a new epoch the broker would expect the failed batch's
+        // sequence forever: the abort must not wait for retries of the
+        // batches behind it, and the next transaction must go through
+        // (each of these would run into LIMIT otherwise).
+        p.abort_transaction().await.unwrap();
+        p.begin_transaction().await.unwrap();
+        send_n(&p, "gap", 0, "ok", 10).await;
+        p.commit_transaction().await.unwrap();
+
+        let client = reader(mock.bootstrap()).await;
+        let fetched = fetch_all(&client, "gap", 0).await;
+        let committed: Vec<String> = fetched
+            .iter()
+            .rev()
+            .skip(1)
+            .take(10)
+            .map(|r| String::from_utf8(r.value.clone().unwrap_or_default()).unwrap())
+            .collect();
+        let expected: Vec<String> = (0..10).rev().map(|i| format!("ok{i}")).collect();
+        assert_eq!(committed, expected);
+        assert_eq!(fetched.last().and_then(|r| r.control), Some(true));
+        p.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+}

@@ -81,6 +81,7 @@ impl Sender {
                 self.bump = Bump::Wanted;
             }
             if let Some(t) = &mut self.txn {
+                t.sequence_gap |= b.base_sequence.is_some();
                 t.abortable(err.clone());
             }
             self.fail_batch(b, &err);

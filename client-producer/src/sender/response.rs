@@ -209,6 +209,19 @@ impl Sender {
             batch,
         } = sent;
         let idempotent = self.idempotent;
+        let retry = matches!(outcome, Outcome::Retry { .. } | Outcome::BumpAndRetry);
+        if retry && self.txn.as_ref().is_some_and(|t| t.aborting()) {
+            // The transaction can only be aborted: its abort marker covers
+            // whatever of this batch was written.
+            return self.act_on(
+                Sent {
+                    topic,
+                    partition,
+                    batch,
+                },
+                Outcome::Fail(ProducerError::TransactionAborted),
+            );
+        }
         match outcome {
             Outcome::Done {
                 base_offset,
@@ -258,6 +271,16 @@ impl Sender {
                 ),
             },
             Outcome::Fail(err) => {
+                if batch.base_sequence.is_some() {
+                    // The broker may now expect this batch's sequence, which
+                    // later batches have moved past: start over with a new
+                    // epoch (at the abort, in a transaction).
+                    match &mut self.txn {
+                        Some(t) => t.sequence_gap = true,
+                        None if self.bump == Bump::No => self.bump = Bump::Wanted,
+                        None => {}
+                    }
+                }
                 if let ProducerError::Fenced { .. } = err {
                     if let Some(t) = &mut self.txn {
                         t.fatal(err.clone());
@@ -300,8 +323,13 @@ impl Sender {
             let err = ProducerError::DeliveryTimeout {
                 after: self.cfg.delivery_timeout,
             };
-            if batch.base_sequence.is_some() && self.txn.is_none() {
-                self.bump = Bump::Wanted;
+            match &mut self.txn {
+                None if batch.base_sequence.is_some() => self.bump = Bump::Wanted,
+                None => {}
+                Some(t) => {
+                    t.sequence_gap |= batch.base_sequence.is_some();
+                    t.abortable(err.clone());
+                }
             }
             self.fail_batch(batch, &err);
             return;
