@@ -15,6 +15,7 @@ use crate::delivery::DeliveryFuture;
 use crate::error::ProducerError;
 use crate::record::ProducerRecord;
 use crate::sender::{init_producer_id, Msg, Sender};
+use crate::txn::SendGate;
 
 /// A Kafka producer. Cheap to clone; all clones feed one background sender
 /// task, which flushes what is buffered and stops when the last clone is
@@ -55,6 +56,8 @@ struct Inner {
     accumulator: Mutex<Accumulator>,
     /// Wakes the linger timer when a batch opens while none was open.
     linger_wake: Arc<Notify>,
+    /// Whether a transactional producer has a transaction open.
+    gate: Arc<SendGate>,
 }
 
 impl Inner {
@@ -165,7 +168,15 @@ impl Producer {
             cfg.buffer_memory.min(Semaphore::MAX_PERMITS),
         ));
         let (tx, rx) = mpsc::unbounded_channel();
-        let sender = Sender::new(client.clone(), cfg.clone(), rx, memory.clone(), producer);
+        let gate = Arc::new(SendGate::new(cfg.transactional_id.is_some()));
+        let sender = Sender::new(
+            client.clone(),
+            cfg.clone(),
+            rx,
+            memory.clone(),
+            producer,
+            gate.clone(),
+        );
         tokio::spawn(sender.run());
         let accumulator = Accumulator::new(
             BatchSettings::of(&cfg),
@@ -183,6 +194,7 @@ impl Producer {
             cfg,
             accumulator: Mutex::new(accumulator),
             linger_wake: linger_wake.clone(),
+            gate,
         });
         tokio::spawn(linger(Arc::downgrade(&inner), linger_wake));
         Ok(Self { inner })
@@ -205,6 +217,10 @@ impl Producer {
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
         let inner = &*self.inner;
         let cfg = &inner.cfg;
+        if let Some(err) = inner.gate.refusal() {
+            // Accepted and failed alone, as the task would fail it.
+            return Ok(crate::delivery::failed(err));
+        }
         let size = record.estimated_size();
         let max = cfg.max_request_size.min(cfg.buffer_memory);
         if size > max {

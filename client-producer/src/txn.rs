@@ -8,6 +8,8 @@
 //! through [`TxnMsg`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use rkafka_client_core::broker::ConnPurpose;
 use rkafka_client_core::conn::ApiVersions;
@@ -58,6 +60,8 @@ pub(crate) struct TxnState {
     pending_end: Option<(bool, oneshot::Sender<Result<EndInfo, ProducerError>>)>,
     /// An abort is under way (between PrepareEnd and Ended).
     aborting: bool,
+    /// Where `send` learns whether a transaction is open.
+    gate: Arc<SendGate>,
     /// A batch with a sequence number failed: the broker may expect a
     /// sequence this producer has moved past, so under transactions v1 the
     /// abort bumps the epoch (InitProducerId at the current epoch aborts
@@ -137,8 +141,9 @@ pub(crate) enum TxnMsg {
 }
 
 impl TxnState {
-    pub(crate) fn new(id: String) -> Self {
+    pub(crate) fn new(id: String, gate: Arc<SendGate>) -> Self {
         Self {
+            gate,
             id,
             phase: Phase::Uninitialized,
             started: false,
@@ -171,13 +176,13 @@ impl TxnState {
     /// A record of the transaction failed: it can only be aborted now.
     pub(crate) fn abortable(&mut self, err: ProducerError) {
         if matches!(self.phase, Phase::InTransaction) {
-            self.phase = Phase::Abortable(err);
+            self.set_phase(Phase::Abortable(err));
         }
     }
 
     /// Fenced: nothing but closing is possible.
     pub(crate) fn fatal(&mut self, err: ProducerError) {
-        self.phase = Phase::Fatal(err);
+        self.set_phase(Phase::Fatal(err));
     }
 }
 
@@ -190,6 +195,57 @@ fn must_abort(cause: &ProducerError) -> ProducerError {
         e => ProducerError::TransactionAbortable {
             reason: format!("an earlier record or call failed ({e})"),
         },
+    }
+}
+
+/// What `send` may know without asking the sender task: whether records
+/// are refused because no transaction is open. Published by the task after
+/// every transaction step, read by `send` for every record (one atomic
+/// load), so a record sent before `begin_transaction` returned fails at
+/// once and cannot slip into the transaction begun after it.
+#[derive(Debug, Default)]
+pub(crate) struct SendGate(AtomicU8);
+
+impl SendGate {
+    const OPEN: u8 = 0;
+    const UNINITIALIZED: u8 = 1;
+    const NOT_IN_TRANSACTION: u8 = 2;
+
+    pub(crate) fn new(transactional: bool) -> Self {
+        Self(AtomicU8::new(if transactional {
+            Self::UNINITIALIZED
+        } else {
+            Self::OPEN
+        }))
+    }
+
+    /// Why a record cannot be sent now, when the gate says so; `None` lets
+    /// it through (the task still checks the transaction's state).
+    pub(crate) fn refusal(&self) -> Option<ProducerError> {
+        match self.0.load(Ordering::Acquire) {
+            Self::UNINITIALIZED => Some(not_in("call init_transactions first")),
+            Self::NOT_IN_TRANSACTION => Some(not_in("call begin_transaction first")),
+            _ => None,
+        }
+    }
+
+    fn publish(&self, phase: &Phase) {
+        let v = match phase {
+            Phase::Uninitialized => Self::UNINITIALIZED,
+            Phase::Ready | Phase::Ending => Self::NOT_IN_TRANSACTION,
+            // Abortable and fatal: the task fails records with the cause.
+            Phase::InTransaction | Phase::Abortable(_) | Phase::Fatal(_) => Self::OPEN,
+        };
+        self.0.store(v, Ordering::Release);
+    }
+}
+
+impl TxnState {
+    /// Changes the phase and tells `send` (before any reply goes out, so a
+    /// caller that saw `begin_transaction` return sees the gate open).
+    fn set_phase(&mut self, phase: Phase) {
+        self.gate.publish(&phase);
+        self.phase = phase;
     }
 }
 
@@ -219,7 +275,7 @@ impl Sender {
                 tv2,
                 reply,
             } => {
-                txn.phase = Phase::Ready;
+                txn.set_phase(Phase::Ready);
                 txn.started = false;
                 txn.tv2 = tv2;
                 self.new_producer(producer);
@@ -228,7 +284,7 @@ impl Sender {
             TxnMsg::Begin(reply) => {
                 let r = match &txn.phase {
                     Phase::Ready => {
-                        txn.phase = Phase::InTransaction;
+                        txn.set_phase(Phase::InTransaction);
                         txn.started = false;
                         Ok(())
                     }
@@ -266,7 +322,7 @@ impl Sender {
                         txn.phase,
                         Phase::Abortable(ProducerError::TransactionTimedOut { .. })
                     ) || (txn.sequence_gap && !commit));
-                txn.phase = Phase::Ending;
+                txn.set_phase(Phase::Ending);
                 txn.aborting = !commit;
                 // Remembered until the answer: the phase no longer says.
                 txn.pending_end = Some((bump, reply));
@@ -281,11 +337,11 @@ impl Sender {
                 tv2,
                 reply,
             } => {
-                txn.phase = match result {
+                txn.set_phase(match result {
                     Ok(()) => Phase::Ready,
                     Err(e @ ProducerError::Fenced { .. }) => Phase::Fatal(e),
                     Err(e) => Phase::Abortable(e),
-                };
+                });
                 txn.started = false;
                 txn.aborting = false;
                 txn.tv2 = tv2;
@@ -777,6 +833,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_send_gate_refuses_only_outside_a_transaction() {
+        let gate = Arc::new(SendGate::new(true));
+        let mut st = TxnState::new("t".into(), gate.clone());
+        assert!(gate.refusal().is_some(), "before init_transactions");
+        st.set_phase(Phase::Ready);
+        assert!(matches!(
+            gate.refusal(),
+            Some(ProducerError::Transaction { .. })
+        ));
+        st.set_phase(Phase::InTransaction);
+        assert!(gate.refusal().is_none());
+        // Abortable and fatal: the task fails records with the cause.
+        st.abortable(ProducerError::TransactionAborted);
+        assert!(gate.refusal().is_none());
+        st.set_phase(Phase::Ending);
+        assert!(gate.refusal().is_some());
+        assert!(SendGate::new(false).refusal().is_none());
+    }
+
+    #[test]
     fn coordinator_errors_tell_fencing_from_abortable() {
         for code in [
             ErrorCode::PRODUCER_FENCED,
@@ -815,8 +891,8 @@ mod tests {
             ProducerError::TransactionAbortable { .. }
         ));
         // The state machine: sends and commits get the cause, abort is allowed.
-        let mut st = TxnState::new("t".into());
-        st.phase = Phase::InTransaction;
+        let mut st = TxnState::new("t".into(), Arc::new(SendGate::new(true)));
+        st.set_phase(Phase::InTransaction);
         st.abortable(timeout);
         assert!(matches!(
             st.send_error(),

@@ -130,9 +130,13 @@ impl Sender {
         rx: mpsc::UnboundedReceiver<Msg>,
         memory: Arc<Semaphore>,
         producer: Option<(i64, i16)>,
+        gate: Arc<crate::txn::SendGate>,
     ) -> Self {
         let settings = BatchSettings::of(&cfg);
-        let txn = cfg.transactional_id.clone().map(TxnState::new);
+        let txn = cfg
+            .transactional_id
+            .clone()
+            .map(|id| TxnState::new(id, gate.clone()));
         let metadata = client.metadata();
         Self {
             idempotent: cfg.idempotence(),
