@@ -4,14 +4,16 @@
 //! producer-perf run --client rkafka|rdkafka|rskafka --bootstrap HOST:PORT --topic T \
 //!     --num-records N --record-size BYTES [--throughput MSGS_PER_SEC|-1] [--acks all|1|0] \
 //!     [--partitions P]
-//! producer-perf compare [--num-records N] [--record-size BYTES] [--acks all] [--throughput N]
+//! producer-perf compare [--num-records N] [--record-size BYTES] [--acks all] [--throughput N] \
+//!     [--repeat R]
 //! ```
 //!
 //! `run` prints one `RESULT key=value ...` line: msgs/s, MB/s, latency
 //! p50/p99/p99.9, CPU seconds and peak RSS of this process. `compare` starts
 //! librdkafka's mock cluster (1 partition on 1 broker, then 6 partitions on
-//! 3 brokers), runs each client as its own `run` process and prints a
-//! Markdown table with the ratios.
+//! 3 brokers), runs each client as its own `run` process (`--repeat` times,
+//! the clients taking turns, and reports each client's median run) and
+//! prints a Markdown table with the ratios.
 
 use rkafka_perf::{clients, compare, cpu_seconds, peak_rss_kib, Workload};
 
@@ -63,6 +65,7 @@ fn main() {
                 num("record-size", "100"),
                 &get("acks", "all"),
                 get("throughput", "-1").parse().expect("--throughput"),
+                num("repeat", "1"),
             );
             println!("{md}");
         }
