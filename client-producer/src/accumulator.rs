@@ -59,6 +59,8 @@ pub(crate) struct Accumulator {
 /// A topic's open batches (by partition) and its sticky-partition choice.
 #[derive(Debug)]
 struct TopicBatches {
+    /// The topic's name, shared by its batches and their deliveries.
+    name: Arc<str>,
     open: Vec<Option<Open>>,
     sticky: Sticky,
     load: Arc<QueueLoad>,
@@ -137,7 +139,7 @@ impl Accumulator {
     /// `ship`. The error, if any, is the record's alone.
     pub(crate) fn append(
         &mut self,
-        record: &ProducerRecord,
+        record: &ProducerRecord<'_>,
         memory: usize,
         ship: &mut impl FnMut(Batch),
     ) -> Result<DeliveryFuture, ProducerError> {
@@ -146,18 +148,21 @@ impl Accumulator {
         }
         self.metadata.update();
         let generation = self.metadata.generation();
-        let topic = match self.topics.get_mut(&record.topic) {
+        let topic = match self.topics.get_mut(&*record.topic) {
             Some(t) => t,
-            None => self
-                .topics
-                .entry(record.topic.clone())
-                .or_insert_with(|| TopicBatches {
-                    open: Vec::new(),
-                    sticky: Sticky::new(self.seed ^ record.topic.len() as u64),
-                    load: QueueLoad::new(0),
-                    partitions: 0,
-                    seen: None,
-                }),
+            None => {
+                let name: Arc<str> = Arc::from(&*record.topic);
+                self.topics
+                    .entry(name.clone())
+                    .or_insert_with(|| TopicBatches {
+                        name,
+                        open: Vec::new(),
+                        sticky: Sticky::new(self.seed ^ record.topic.len() as u64),
+                        load: QueueLoad::new(0),
+                        partitions: 0,
+                        seen: None,
+                    })
+            }
         };
         if topic.seen != Some(generation) {
             topic.seen = Some(generation);
@@ -256,14 +261,14 @@ impl Accumulator {
             new.timestamp = record.timestamp.unwrap_or(self.clock.millis);
             let serial = self.next_serial;
             self.next_serial += 1;
-            let deliveries = Completion::new(record.topic.clone(), chosen);
+            let deliveries = Completion::new(topic.name.clone(), chosen);
             let mut batch = Batch::new(self.clock.instant, self.settings, deliveries);
             batch.waiting = Waiting::new(topic.load.clone(), chosen as usize);
             *slot = Some(Open { serial, batch });
             self.open += 1;
             self.due.push_back(Due {
                 at: self.clock.instant + self.linger,
-                topic: record.topic.clone(),
+                topic: topic.name.clone(),
                 partition: chosen,
                 serial,
             });
@@ -448,8 +453,8 @@ mod tests {
         )
     }
 
-    fn record(value: &[u8]) -> ProducerRecord {
-        ProducerRecord::new("t", value.to_vec()).with_partition(1)
+    fn record(value: &[u8]) -> ProducerRecord<'_> {
+        ProducerRecord::new("t", value).with_partition(1)
     }
 
     #[tokio::test]

@@ -72,6 +72,6 @@ pub use config::{Acks, ProducerConfig};
 pub use delivery::DeliveryFuture;
 pub use error::ProducerError;
 pub use producer::Producer;
-pub use record::{ProducerRecord, RecordMetadata};
+pub use record::{Payload, ProducerRecord, RecordMetadata};
 pub use rkafka_client_core::group_metadata::ConsumerGroupMetadata;
 pub use rkafka_protocol::records::{Compression, Header};

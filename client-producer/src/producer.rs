@@ -214,7 +214,7 @@ impl Producer {
     ///
     /// # Cancel safety
     /// Cancel safe: a cancelled call has not sent the record.
-    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, ProducerError> {
+    pub async fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture, ProducerError> {
         let inner = &*self.inner;
         let cfg = &inner.cfg;
         if let Some(err) = inner.gate.refusal() {
@@ -294,7 +294,7 @@ impl Producer {
     /// `send` waits for metadata within `max.block.ms`.
     async fn wait_for_topic(
         &self,
-        record: &ProducerRecord,
+        record: &ProducerRecord<'_>,
         deadline: Instant,
     ) -> Result<(), ProducerError> {
         // `send` found it missing just before: refresh right away.

@@ -30,7 +30,7 @@ pub async fn run(w: &Workload) -> Report {
     let value = Bytes::from(vec![b'x'; w.record_size]);
     // Warm up metadata and connections outside the measured window.
     producer
-        .send(ProducerRecord::new(topic.clone(), value.clone()))
+        .send(ProducerRecord::new(&*topic, &value))
         .await
         .expect("warm-up send")
         .await
@@ -56,7 +56,8 @@ pub async fn run(w: &Workload) -> Report {
         if let Some(d) = pacer.delay(i as u64) {
             tokio::time::sleep(d).await;
         }
-        let record = ProducerRecord::new(topic.clone(), value.clone());
+        // Borrowed: send copies the bytes into the batch.
+        let record = ProducerRecord::new(&*topic, &value);
         if i % SAMPLE == 0 {
             let sent = Instant::now();
             let d = producer.send(record).await.expect("send");
