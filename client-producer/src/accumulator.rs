@@ -25,6 +25,7 @@ use rkafka_protocol::ErrorCode;
 use tokio::time::Instant;
 
 use crate::batch::{Batch, BatchSettings};
+use crate::config::ProducerConfig;
 use crate::delivery::{Completion, DeliveryFuture};
 use crate::error::ProducerError;
 use crate::load::{QueueLoad, Waiting};
@@ -107,21 +108,14 @@ impl Clock {
 }
 
 impl Accumulator {
-    pub(crate) fn new(
-        settings: BatchSettings,
-        linger: Duration,
-        partitioner: Option<Arc<dyn Partitioner>>,
-        ignore_keys: bool,
-        adaptive: bool,
-        metadata: MetadataWatch,
-    ) -> Self {
+    pub(crate) fn new(cfg: &ProducerConfig, metadata: MetadataWatch) -> Self {
         let clock = Clock::now();
         Self {
-            settings,
-            linger,
-            partitioner,
-            ignore_keys,
-            adaptive,
+            settings: BatchSettings::of(cfg),
+            linger: cfg.linger,
+            partitioner: cfg.partitioner.clone(),
+            ignore_keys: cfg.partitioner_ignore_keys,
+            adaptive: cfg.partitioner_adaptive_partitioning_enable,
             metadata,
             topics: HashMap::default(),
             due: VecDeque::new(),
@@ -407,7 +401,6 @@ mod tests {
     use std::collections::BTreeMap;
 
     use rkafka_client_core::metadata::{ClusterMetadata, PartitionMetadata, TopicMetadata};
-    use rkafka_protocol::records::Compression;
 
     use super::*;
 
@@ -438,19 +431,12 @@ mod tests {
                 partitions,
             }),
         );
-        let settings = BatchSettings {
-            batch_size,
-            compression: Compression::None,
-            level: None,
-        };
-        Accumulator::new(
-            settings,
-            linger,
-            None,
-            false,
-            true,
-            MetadataWatch::fixed(Arc::new(metadata)),
-        )
+        let cfg = ProducerConfig::builder()
+            .bootstrap_servers("unused:9092")
+            .batch_size(batch_size)
+            .linger(linger)
+            .build();
+        Accumulator::new(&cfg, MetadataWatch::fixed(Arc::new(metadata)))
     }
 
     fn record(value: &[u8]) -> ProducerRecord<'_> {

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
 use crate::accumulator::{Accumulator, Clock};
-use crate::batch::{Batch, BatchSettings};
+use crate::batch::Batch;
 use crate::config::ProducerConfig;
 use crate::delivery::DeliveryFuture;
 use crate::error::ProducerError;
@@ -178,14 +178,7 @@ impl Producer {
             gate.clone(),
         );
         tokio::spawn(sender.run());
-        let accumulator = Accumulator::new(
-            BatchSettings::of(&cfg),
-            cfg.linger,
-            cfg.partitioner.clone(),
-            cfg.partitioner_ignore_keys,
-            cfg.partitioner_adaptive_partitioning_enable,
-            client.watch_metadata(),
-        );
+        let accumulator = Accumulator::new(&cfg, client.watch_metadata());
         let linger_wake = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
             tx,
