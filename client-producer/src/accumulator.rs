@@ -55,6 +55,11 @@ pub(crate) struct Accumulator {
     /// Whether the linger timer knows batches are open (it sleeps
     /// otherwise until [`Accumulator::arm_timer`] says to wake it).
     timer_armed: bool,
+    /// `buffer.memory` taken from the semaphore and not yet charged to a
+    /// record: `send` takes it in chunks, so the semaphore's atomic (shared
+    /// with the sender task, which gives memory back per batch) is touched
+    /// once per chunk instead of once per record.
+    credit: usize,
 }
 
 /// A topic's open batches (by partition) and its sticky-partition choice.
@@ -125,6 +130,7 @@ impl Accumulator {
             clock,
             closed: false,
             timer_armed: false,
+            credit: 0,
         }
     }
 
@@ -334,6 +340,25 @@ impl Accumulator {
         let mut all = Vec::new();
         self.ship_all(&mut |b| all.push(b));
         all
+    }
+
+    /// Charges `n` bytes to the credit, if it has them.
+    pub(crate) fn take_credit(&mut self, n: usize) -> bool {
+        let ok = self.credit >= n;
+        if ok {
+            self.credit -= n;
+        }
+        ok
+    }
+
+    /// Adds `n` bytes of `buffer.memory` to the credit.
+    pub(crate) fn add_credit(&mut self, n: usize) {
+        self.credit += n;
+    }
+
+    /// Empties the credit (to give it back to the semaphore).
+    pub(crate) fn drain_credit(&mut self) -> usize {
+        std::mem::take(&mut self.credit)
     }
 
     /// Refuses records from now on (the producer is closing).

@@ -224,29 +224,23 @@ impl Producer {
         let mut deadline = None;
         let memory = size.saturating_add(crate::record::RECORD_OVERHEAD);
         let permits = u32::try_from(memory.min(cfg.buffer_memory)).unwrap_or(u32::MAX);
-        match inner.memory.try_acquire_many(permits) {
-            Ok(p) => p.forget(),
-            Err(TryAcquireError::Closed) => return Err(ProducerError::Closed),
-            Err(TryAcquireError::NoPermits) => {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
-                match tokio::time::timeout_at(d, inner.memory.acquire_many(permits)).await {
-                    Ok(Ok(p)) => p.forget(),
-                    Ok(Err(_)) => return Err(ProducerError::Closed),
-                    Err(_) => {
-                        return Err(ProducerError::BufferExhausted {
-                            waited: cfg.max_block,
-                        })
-                    }
-                }
-            }
-        }
         let charged = permits as usize;
         let mut waited = false;
         loop {
-            let (result, opened) = {
+            let appended = {
                 let mut acc = inner.accumulator();
-                let result = acc.append(&record, charged, &mut |b| inner.ship(b));
-                (result, acc.arm_timer())
+                acc.take_credit(charged).then(|| {
+                    let result = acc.append(&record, charged, &mut |b| inner.ship(b));
+                    if result.is_err() {
+                        acc.add_credit(charged);
+                    }
+                    (result, acc.arm_timer())
+                })
+            };
+            let Some((result, opened)) = appended else {
+                let got = self.reserve_memory(permits, &mut deadline).await?;
+                inner.accumulator().add_credit(got);
+                continue;
             };
             if opened {
                 inner.linger_wake.notify_one();
@@ -267,19 +261,52 @@ impl Producer {
                 // max.block.ms.
                 waited = true;
                 let d = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
-                if let Err(e) = self.wait_for_topic(&record, d).await {
-                    inner.memory.add_permits(charged);
-                    return Err(e);
-                }
+                self.wait_for_topic(&record, d).await?;
                 continue;
             }
-            inner.memory.add_permits(charged);
             return match err {
                 ProducerError::Closed => Err(ProducerError::Closed),
                 // Accepted, then failed alone: through its delivery, as
                 // errors found after acceptance are.
                 other => Ok(crate::delivery::failed(other)),
             };
+        }
+    }
+
+    /// Takes `buffer.memory` for a record of `permits` bytes from the
+    /// semaphore: a chunk when there is room (for the records after it too),
+    /// else waits for the record's own share until `max.block.ms`. Returns
+    /// the bytes taken.
+    async fn reserve_memory(
+        &self,
+        permits: u32,
+        deadline: &mut Option<Instant>,
+    ) -> Result<usize, ProducerError> {
+        let inner = &*self.inner;
+        let cfg = &inner.cfg;
+        // A thirty-second of the buffer, at most 256 KiB: small against
+        // buffer.memory, large against a record.
+        let chunk = u32::try_from((cfg.buffer_memory / 32).min(256 << 10))
+            .unwrap_or(u32::MAX)
+            .max(permits);
+        match inner.memory.try_acquire_many(chunk) {
+            Ok(p) => {
+                p.forget();
+                return Ok(chunk as usize);
+            }
+            Err(TryAcquireError::Closed) => return Err(ProducerError::Closed),
+            Err(TryAcquireError::NoPermits) => {}
+        }
+        let d = *deadline.get_or_insert_with(|| Instant::now() + cfg.max_block);
+        match tokio::time::timeout_at(d, inner.memory.acquire_many(permits)).await {
+            Ok(Ok(p)) => {
+                p.forget();
+                Ok(permits as usize)
+            }
+            Ok(Err(_)) => Err(ProducerError::Closed),
+            Err(_) => Err(ProducerError::BufferExhausted {
+                waited: cfg.max_block,
+            }),
         }
     }
 
@@ -344,7 +371,11 @@ impl Producer {
     /// Cancel safe: closing continues in the background.
     pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let (reply, rx) = oneshot::channel();
-        self.inner.accumulator().close();
+        {
+            let mut acc = self.inner.accumulator();
+            acc.close();
+            self.inner.memory.add_permits(acc.drain_credit());
+        }
         self.inner.ship_all_then(Msg::Close {
             deadline: Instant::now() + timeout,
             reply,
