@@ -1,5 +1,6 @@
 //! Transactions v2 (KIP-890 part 2) against crafted answers
-//! (common/fake.rs): no local peer finalizes `transaction.version` 2.
+//! (`rkafka_test_support::fake`): no local peer finalizes
+//! `transaction.version` 2.
 //! Checks what goes on the wire: no AddPartitionsToTxn or AddOffsetsToTxn
 //! under v2, Produce v12, TxnOffsetCommit and EndTxn v5, and the epoch
 //! EndTxn v5 hands back used by the next transaction's batches; and that
@@ -14,8 +15,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::config;
-use common::fake::{self, PRODUCER_ID};
 use rkafka_client_producer::{ConsumerGroupMetadata, Producer, ProducerError, ProducerRecord};
+use rkafka_test_support::fake::{self, PRODUCER_ID};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const ADD_PARTITIONS: i16 = 24;
@@ -55,7 +56,7 @@ async fn one_transaction(p: &Producer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_adds_partitions_implicitly_and_adopts_the_bumped_epoch() {
-    let (bootstrap, seen) = fake::start(true, 5).await;
+    let (bootstrap, seen) = fake::start_transactions(true, 5).await;
     tokio::time::timeout(LIMIT, async {
         let p = transactional(&bootstrap).await;
         assert_eq!(p.client().finalized_feature("transaction.version"), Some(2));
@@ -105,7 +106,7 @@ async fn v2_adds_partitions_implicitly_and_adopts_the_bumped_epoch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_moves_to_the_new_producer_id_when_the_epoch_is_exhausted() {
-    let (bootstrap, seen) = fake::start(true, i16::MAX - 2).await;
+    let (bootstrap, seen) = fake::start_transactions(true, i16::MAX - 2).await;
     tokio::time::timeout(LIMIT, async {
         let p = transactional(&bootstrap).await;
         for _ in 0..3 {
@@ -136,7 +137,7 @@ async fn v2_moves_to_the_new_producer_id_when_the_epoch_is_exhausted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_when_the_feature_is_not_finalized() {
-    let (bootstrap, seen) = fake::start(false, 5).await;
+    let (bootstrap, seen) = fake::start_transactions(false, 5).await;
     tokio::time::timeout(LIMIT, async {
         let p = transactional(&bootstrap).await;
         assert_eq!(p.client().finalized_feature("transaction.version"), None);
@@ -193,7 +194,7 @@ fn firsts(batches: &[fake::ProducedBatch]) -> Vec<(i16, i32, i16, i32)> {
 /// and the commit fail with `TransactionTimedOut` (abortable, not fenced),
 /// and after `abort_transaction` the producer goes on at the bumped epoch.
 async fn timed_out_then_recovered(tv2: bool) -> std::sync::Arc<std::sync::Mutex<fake::Seen>> {
-    let (bootstrap, seen) = fake::start(tv2, 5).await;
+    let (bootstrap, seen) = fake::start_transactions(tv2, 5).await;
     tokio::time::timeout(LIMIT, async {
         let p = transactional(&bootstrap).await;
         p.begin_transaction().await.unwrap();

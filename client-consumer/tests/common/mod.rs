@@ -3,7 +3,6 @@
 //! consumers with test-sized timeouts.
 #![allow(dead_code)]
 
-pub mod fake;
 pub mod proxy;
 
 use std::collections::BTreeMap;

@@ -4,8 +4,6 @@
 
 #![allow(dead_code)]
 
-pub mod fake;
-
 use std::sync::Arc;
 use std::time::Duration;
 
