@@ -10,8 +10,8 @@ use rkafka_client_core::admin::{Admin, NewPartitions, NewTopic, OffsetSpec};
 use rkafka_client_core::{ClientConfig, Error, Target};
 use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use rkafka_protocol::messages::ProduceRequest;
-use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
 use rkafka_protocol::ErrorCode;
+use rkafka_test_support::raw;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -60,16 +60,6 @@ async fn delete_records_and_create_partitions() {
             .unwrap()[&topic]
             .as_ref()
             .expect("created");
-        let mut b = RecordBatchBuilder::new();
-        for v in ["a", "b", "c"] {
-            b.push(&NewRecord {
-                timestamp: 1_700_000_000_000,
-                key: None,
-                value: Some(v.as_bytes()),
-                headers: &[],
-            })
-            .unwrap();
-        }
         let req = ProduceRequest::default()
             .with_acks(-1)
             .with_timeout_ms(10_000)
@@ -77,7 +67,7 @@ async fn delete_records_and_create_partitions() {
                 .with_name(topic.clone())
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(0)
-                    .with_records(Some(b.finish().unwrap()))])]);
+                    .with_records(Some(raw::batch(None, &["a", "b", "c"])))])]);
         let build = |version: i16| {
             if version >= 13 {
                 // v13 names topics by id only.
