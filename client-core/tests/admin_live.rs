@@ -10,7 +10,6 @@ use rkafka_client_core::admin::{Admin, NewPartitions, NewTopic, OffsetSpec};
 use rkafka_client_core::{ClientConfig, Error, Target};
 use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use rkafka_protocol::messages::ProduceRequest;
-use rkafka_protocol::ErrorCode;
 use rkafka_test_support::raw;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -82,13 +81,7 @@ async fn delete_records_and_create_partitions() {
         };
         admin
             .client()
-            .send_built(Target::leader(topic.as_str(), 0), build, |r| {
-                let codes = r.responses.iter().flat_map(|t| &t.partition_responses);
-                codes
-                    .map(|p| ErrorCode::from(p.error_code))
-                    .find(|c| !c.is_ok())
-                    .unwrap_or(ErrorCode::NONE)
-            })
+            .send_built(Target::leader(topic.as_str(), 0), build, raw::produce_error)
             .await
             .unwrap();
         let tp = (topic.clone(), 0);
