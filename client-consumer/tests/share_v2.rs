@@ -1,5 +1,6 @@
 //! RENEW (KIP-1222), record_limit (KIP-1206) and the v2 lock-timeout field
-//! against crafted v2 answers (common/fake.rs): no local peer serves v2.
+//! against crafted v2 answers (`rkafka_test_support::fake`): no local peer
+//! serves v2.
 //! Also a KIP-951 leader hint (CurrentLeader + NodeEndpoints) followed
 //! without a metadata round trip, which the mock does not send.
 
@@ -7,24 +8,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::fake::{self, ACK_LOCK_MS, FETCH_LOCK_MS};
 use common::*;
-use rkafka_client_consumer::{AcknowledgeType, AcknowledgementMode, AcquireMode, ShareConsumer};
+use rkafka_client_consumer::{
+    AcknowledgeType, AcknowledgementMode, AcquireMode, ShareConsumer, ShareRecord,
+};
+use rkafka_test_support::fake::{self, ACK_LOCK_MS, FETCH_LOCK_MS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renew_record_limit_and_lock_timeout_on_a_v2_broker() {
-    let (bootstrap, seen) = fake::start(4).await;
+    let (bootstrap, seen) = fake::start_share(4).await;
     let mut cfg = config(&bootstrap, "gv2", &["t"], AcknowledgementMode::Explicit);
     cfg.acquire_mode = AcquireMode::RecordLimit;
     cfg.max_poll_records = 2;
     let mut c = ShareConsumer::connect(cfg).await.unwrap();
-    let mut got = Vec::new();
-    for _ in 0..50 {
-        got = c.poll(Duration::from_millis(200)).await.unwrap();
-        if !got.is_empty() {
-            break;
-        }
-    }
+    let got = first_poll(&mut c).await;
     // Four acquired, max.poll.records 2: two now, two buffered.
     assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1]);
     assert_eq!(
@@ -134,15 +131,9 @@ async fn renew_record_limit_and_lock_timeout_on_a_v2_broker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_hint_moves_fetching_without_a_metadata_round_trip() {
-    let (bootstrap, seen) = fake::start_moved(3).await;
+    let (bootstrap, seen) = fake::start_share_moved(3).await;
     let mut c = consumer(&bootstrap, "gh", &["t"], AcknowledgementMode::Explicit).await;
-    let mut got = Vec::new();
-    for _ in 0..50 {
-        got = c.poll(Duration::from_millis(200)).await.unwrap();
-        if !got.is_empty() {
-            break;
-        }
-    }
+    let got = first_poll(&mut c).await;
     assert_eq!(got.len(), 3);
     assert!(
         got.iter().all(|r| r.broker() == 1),
@@ -173,15 +164,9 @@ async fn a_leader_hint_moves_fetching_without_a_metadata_round_trip() {
 /// reported, not retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledge_retry_policy() {
-    let (bootstrap, seen) = fake::start(3).await;
+    let (bootstrap, seen) = fake::start_share(3).await;
     let mut c = consumer(&bootstrap, "gq", &["t"], AcknowledgementMode::Explicit).await;
-    let mut got = Vec::new();
-    for _ in 0..50 {
-        got = c.poll(Duration::from_millis(200)).await.unwrap();
-        if !got.is_empty() {
-            break;
-        }
-    }
+    let got = first_poll(&mut c).await;
     assert_eq!(got.len(), 3);
     let acks_before = seen.lock().unwrap().acks.len();
     // REQUEST_TIMED_OUT (retriable) twice, then success.
@@ -210,4 +195,17 @@ async fn acknowledge_retry_policy() {
         );
     }
     c.close(Duration::from_secs(5)).await;
+}
+
+/// The first non-empty poll of `c` (up to 50 polls of 200 ms), or the last
+/// empty one.
+async fn first_poll(c: &mut ShareConsumer) -> Vec<ShareRecord> {
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        got = c.poll(Duration::from_millis(200)).await.unwrap();
+        if !got.is_empty() {
+            break;
+        }
+    }
+    got
 }

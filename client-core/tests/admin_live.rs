@@ -10,8 +10,7 @@ use rkafka_client_core::admin::{Admin, NewPartitions, NewTopic, OffsetSpec};
 use rkafka_client_core::{ClientConfig, Error, Target};
 use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use rkafka_protocol::messages::ProduceRequest;
-use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
-use rkafka_protocol::ErrorCode;
+use rkafka_test_support::raw;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -60,16 +59,6 @@ async fn delete_records_and_create_partitions() {
             .unwrap()[&topic]
             .as_ref()
             .expect("created");
-        let mut b = RecordBatchBuilder::new();
-        for v in ["a", "b", "c"] {
-            b.push(&NewRecord {
-                timestamp: 1_700_000_000_000,
-                key: None,
-                value: Some(v.as_bytes()),
-                headers: &[],
-            })
-            .unwrap();
-        }
         let req = ProduceRequest::default()
             .with_acks(-1)
             .with_timeout_ms(10_000)
@@ -77,7 +66,7 @@ async fn delete_records_and_create_partitions() {
                 .with_name(topic.clone())
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(0)
-                    .with_records(Some(b.finish().unwrap()))])]);
+                    .with_records(Some(raw::batch(None, &["a", "b", "c"])))])]);
         let build = |version: i16| {
             if version >= 13 {
                 // v13 names topics by id only.
@@ -92,13 +81,7 @@ async fn delete_records_and_create_partitions() {
         };
         admin
             .client()
-            .send_built(Target::leader(topic.as_str(), 0), build, |r| {
-                let codes = r.responses.iter().flat_map(|t| &t.partition_responses);
-                codes
-                    .map(|p| ErrorCode::from(p.error_code))
-                    .find(|c| !c.is_ok())
-                    .unwrap_or(ErrorCode::NONE)
-            })
+            .send_built(Target::leader(topic.as_str(), 0), build, raw::produce_error)
             .await
             .unwrap();
         let tp = (topic.clone(), 0);

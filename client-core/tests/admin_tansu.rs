@@ -8,16 +8,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rkafka_client_core::admin::{
     Admin, AlterConfigOp, ConfigResource, NewPartitions, NewTopic, OffsetSpec,
 };
-use rkafka_client_core::{Client, ClientConfig, Error, Target};
-use rkafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use rkafka_protocol::messages::{FetchRequest, FetchResponse, ProduceRequest, ProduceResponse};
-use rkafka_protocol::records::{FetchBatches, NewRecord, RecordBatchBuilder};
+use rkafka_client_core::{Client, ClientConfig, Error};
 use rkafka_protocol::ErrorCode;
+use rkafka_test_support::raw;
 
 use rkafka_tests::{Tansu, TansuConfig};
 
@@ -40,105 +36,14 @@ fn topic_name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
 }
 
-fn produce(topic: &str, partition: i32, values: &[&str]) -> ProduceRequest {
-    let mut b = RecordBatchBuilder::new();
-    for v in values {
-        b.push(&NewRecord {
-            timestamp: 1_700_000_000_000,
-            key: Some(b"k"),
-            value: Some(v.as_bytes()),
-            headers: &[],
-        })
-        .unwrap();
-    }
-    ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(topic.into())
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(b.finish().unwrap()))])])
-}
-
-fn produce_error(r: &ProduceResponse) -> ErrorCode {
-    r.responses
-        .iter()
-        .flat_map(|t| &t.partition_responses)
-        .map(|p| ErrorCode::from(p.error_code))
-        .find(|c| !c.is_ok())
-        .unwrap_or(ErrorCode::NONE)
-}
-
-fn fetch_error(r: &FetchResponse) -> ErrorCode {
-    r.responses
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .map(|p| ErrorCode::from(p.error_code))
-        .find(|c| !c.is_ok())
-        .unwrap_or(ErrorCode::from(r.error_code))
-}
-
+/// Produces `values`, each keyed `k`, in one batch; returns the base offset.
 async fn produce_ok(client: &Client, topic: &str, partition: i32, values: &[&str]) -> i64 {
-    let resp = client
-        .send_checked(
-            Target::leader(topic, partition),
-            produce(topic, partition, values),
-            produce_error,
-        )
-        .await
-        .expect("produce");
-    assert_eq!(produce_error(&resp), ErrorCode::NONE, "{resp:?}");
-    resp.responses[0].partition_responses[0].base_offset
+    raw::produce(client, topic, partition, raw::batch(Some(b"k"), values)).await
 }
 
-/// Fetches from `offset` up to the high watermark; (offset, key, value).
-async fn fetch_all(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-) -> Vec<(i64, Option<Bytes>, Option<Bytes>)> {
-    let md = client.refresh_metadata(&[topic.to_owned()]).await.unwrap();
-    let id = md.topic(topic).expect("topic in metadata").id;
-    let mut out = Vec::new();
-    let mut next = offset;
-    for _ in 0..100 {
-        let build = |version: i16| {
-            let t = if version >= 13 {
-                FetchTopic::default().with_topic_id(id)
-            } else {
-                FetchTopic::default().with_topic(topic.to_owned())
-            };
-            Ok(FetchRequest::default()
-                .with_max_wait_ms(100)
-                .with_min_bytes(1)
-                .with_max_bytes(1 << 20)
-                .with_topics(vec![t.with_partitions(vec![FetchPartition::default()
-                    .with_partition(partition)
-                    .with_fetch_offset(next)
-                    .with_partition_max_bytes(1 << 20)])]))
-        };
-        let resp = client
-            .send_built(Target::leader(topic, partition), build, fetch_error)
-            .await
-            .expect("fetch");
-        assert_eq!(fetch_error(&resp), ErrorCode::NONE, "{resp:?}");
-        let p = &resp.responses[0].partitions[0];
-        for b in FetchBatches::new(p.records.clone().unwrap_or_default()) {
-            let b = b.expect("batch decodes");
-            for r in b.records() {
-                if r.offset() >= next {
-                    out.push((r.offset(), r.key_bytes(), r.value_bytes()));
-                }
-            }
-            next = next.max(b.header.next_offset());
-        }
-        if next >= p.high_watermark {
-            break;
-        }
-    }
-    out
+/// A read-back record's value as text.
+fn value(r: &raw::Fetched) -> &str {
+    std::str::from_utf8(r.value.as_deref().unwrap()).unwrap()
 }
 
 /// Runs a Python snippet with `confluent_kafka`; returns its stdout.
@@ -188,8 +93,8 @@ async fn topic_admin_produce_fetch_delete() {
         for (i, v) in ["a", "b", "c"].into_iter().enumerate() {
             assert_eq!(produce_ok(&client, &topic, 1, &[v]).await, i as i64);
         }
-        let got = fetch_all(&client, &topic, 1, 0).await;
-        let values: Vec<_> = got.iter().map(|(_, _, v)| v.clone().unwrap()).collect();
+        let got = raw::fetch_all(&client, &topic, 1, 0, true).await;
+        let values: Vec<_> = got.iter().map(value).collect();
         assert_eq!(values, vec!["a", "b", "c"]);
 
         let specs: BTreeMap<_, _> = [
@@ -386,10 +291,10 @@ async fn groups_and_cross_client_data() {
         run_python(PRODUCE, &[&tansu.bootstrap(), &topic, "p1", "p2"])
             .await
             .unwrap();
-        let got = fetch_all(&client, &topic, 0, 0).await;
-        let values: Vec<_> = got.iter().map(|(_, _, v)| v.clone().unwrap()).collect();
+        let got = raw::fetch_all(&client, &topic, 0, 0, true).await;
+        let values: Vec<_> = got.iter().map(value).collect();
         assert_eq!(values, vec!["p1", "p2"]);
-        assert!(got.iter().all(|(_, k, _)| k.as_deref() == Some(&b"py"[..])));
+        assert!(got.iter().all(|r| r.key.as_deref() == Some(&b"py"[..])));
 
         // rkafka's raw Produce writes, librdkafka's consumer reads (and
         // leaves a classic group behind).

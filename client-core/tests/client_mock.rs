@@ -10,19 +10,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rkafka_client_core::admin::{Admin, OffsetSpec};
 use rkafka_client_core::client::MetadataRecoveryStrategy;
 use rkafka_client_core::{Client, ClientConfig, CoordinatorKind, Target};
-use rkafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use rkafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use rkafka_protocol::messages::{
-    ApiVersionsRequest, FetchRequest, FetchResponse, HeartbeatRequest, OffsetFetchRequest,
-    ProduceRequest, ProduceResponse,
-};
-use rkafka_protocol::records::{FetchBatches, NewRecord, RecordBatchBuilder};
+use rkafka_protocol::messages::{ApiVersionsRequest, HeartbeatRequest, OffsetFetchRequest};
 use rkafka_protocol::ErrorCode;
+use rkafka_test_support::raw;
 
 use std::sync::Arc;
 
@@ -70,116 +64,20 @@ async fn start() -> (Arc<MockCluster>, Client) {
     (mock, client)
 }
 
-fn batch(values: &[&str]) -> Bytes {
-    let mut b = RecordBatchBuilder::new();
-    for v in values {
-        b.push(&NewRecord {
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(v.as_bytes()),
-            headers: &[],
-        })
-        .unwrap();
-    }
-    b.finish().unwrap()
-}
-
-fn produce(topic: &str, partition: i32, values: &[&str]) -> ProduceRequest {
-    ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(topic.into())
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(batch(values)))])])
-}
-
-fn produce_error(r: &ProduceResponse) -> ErrorCode {
-    r.responses
-        .iter()
-        .flat_map(|t| &t.partition_responses)
-        .map(|p| ErrorCode::from(p.error_code))
-        .find(|c| !c.is_ok())
-        .unwrap_or(ErrorCode::NONE)
-}
-
-fn fetch_error(r: &FetchResponse) -> ErrorCode {
-    std::iter::once(r.error_code)
-        .chain(
-            r.responses
-                .iter()
-                .flat_map(|t| &t.partitions)
-                .map(|p| p.error_code),
-        )
-        .map(ErrorCode::from)
-        .find(|c| !c.is_ok())
-        .unwrap_or(ErrorCode::NONE)
-}
-
 /// Produces `values` to `topic`/`partition` through the client, retrying
-/// per-partition errors.
+/// per-partition errors; returns the base offset.
 async fn produce_ok(client: &Client, topic: &str, partition: i32, values: &[&str]) -> i64 {
-    let resp = client
-        .send_checked(
-            Target::leader(topic, partition),
-            produce(topic, partition, values),
-            produce_error,
-        )
-        .await
-        .expect("produce");
-    let p = &resp.responses[0].partition_responses[0];
-    assert_eq!(ErrorCode::from(p.error_code), ErrorCode::NONE, "{resp:?}");
-    p.base_offset
+    raw::produce(client, topic, partition, raw::batch(None, values)).await
 }
 
 /// Fetches `topic`/`partition` from `offset` up to the high watermark and
-/// decodes the values (the mock answers one batch per Fetch).
+/// decodes the values.
 async fn fetch_values(client: &Client, topic: &str, partition: i32, offset: i64) -> Vec<String> {
-    let id = client
-        .refresh_metadata(&[topic.to_owned()])
+    raw::fetch_all(client, topic, partition, offset, true)
         .await
-        .unwrap()
-        .topic(topic)
-        .unwrap()
-        .id;
-    let mut out = Vec::new();
-    let mut next = offset;
-    loop {
-        let build = |version: i16| {
-            let t = if version >= 13 {
-                FetchTopic::default().with_topic_id(id)
-            } else {
-                FetchTopic::default().with_topic(topic.to_owned())
-            };
-            Ok(FetchRequest::default()
-                .with_max_wait_ms(100)
-                .with_min_bytes(1)
-                .with_max_bytes(1 << 20)
-                .with_topics(vec![t.with_partitions(vec![FetchPartition::default()
-                    .with_partition(partition)
-                    .with_fetch_offset(next)
-                    .with_partition_max_bytes(1 << 20)])]))
-        };
-        let resp = client
-            .send_built(Target::leader(topic, partition), build, fetch_error)
-            .await
-            .expect("fetch");
-        assert_eq!(fetch_error(&resp), ErrorCode::NONE, "{resp:?}");
-        let p = &resp.responses[0].partitions[0];
-        for b in FetchBatches::new(p.records.clone().unwrap_or_default()) {
-            let b = b.expect("batch");
-            for r in b.records() {
-                if r.offset() >= next {
-                    out.push(String::from_utf8(r.value().unwrap().to_vec()).unwrap());
-                }
-            }
-            next = next.max(b.header.next_offset());
-        }
-        if next >= p.high_watermark {
-            return out;
-        }
-    }
+        .into_iter()
+        .map(|r| String::from_utf8(r.value.unwrap()).unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -562,7 +460,9 @@ async fn leader_hints_from_produce_responses() {
         control(&mock, &format!("leader t 0 {new}")).await;
         // Ask the old leader on purpose: Produce v10+ names the new one.
         let resp = client
-            .send_once(Target::Broker(old), |_| Ok(produce("t", 0, &["hint"])))
+            .send_once(Target::Broker(old), |_| {
+                Ok(raw::produce_request("t", 0, raw::batch(None, &["hint"])))
+            })
             .await
             .unwrap();
         let p = &resp.responses[0].partition_responses[0];

@@ -1,5 +1,6 @@
 //! Transactions v2 (KIP-890 part 2) against crafted answers
-//! (common/fake.rs): no local peer finalizes `transaction.version` 2.
+//! (`rkafka_test_support::fake`): no local peer finalizes
+//! `transaction.version` 2.
 //! Checks what goes on the wire: no AddPartitionsToTxn or AddOffsetsToTxn
 //! under v2, Produce v12, TxnOffsetCommit and EndTxn v5, and the epoch
 //! EndTxn v5 hands back used by the next transaction's batches; and that
@@ -14,8 +15,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::config;
-use common::fake::{self, PRODUCER_ID};
 use rkafka_client_producer::{ConsumerGroupMetadata, Producer, ProducerError, ProducerRecord};
+use rkafka_test_support::fake::{self, Seen, PRODUCER_ID};
+
+type Shared = std::sync::Arc<std::sync::Mutex<Seen>>;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const ADD_PARTITIONS: i16 = 24;
@@ -41,6 +44,36 @@ async fn send(p: &Producer, partition: i32, n: usize) {
     }
 }
 
+/// Starts the crafted broker (`tv2`, InitProducerId at `init_epoch`), runs
+/// `body` on a transactional producer initialized against it, then closes
+/// the producer, all within [`LIMIT`]; returns what the broker saw.
+async fn run(tv2: bool, init_epoch: i16, body: impl AsyncFnOnce(&Producer, &Shared)) -> Shared {
+    let (bootstrap, seen) = fake::start_transactions(tv2, init_epoch).await;
+    tokio::time::timeout(LIMIT, async {
+        let p = transactional(&bootstrap).await;
+        body(&p, &seen).await;
+        p.close(Duration::from_secs(5)).await.unwrap();
+    })
+    .await
+    .expect("in time");
+    seen
+}
+
+/// One transaction of `n` records on `partition`, committed.
+async fn commit_one(p: &Producer, partition: i32, n: usize) {
+    p.begin_transaction().await.unwrap();
+    send(p, partition, n).await;
+    p.commit_transaction().await.unwrap();
+}
+
+/// (version, epoch, committed) of each EndTxn.
+fn ends(seen: &Seen) -> Vec<(i16, i16, bool)> {
+    seen.end_txns
+        .iter()
+        .map(|(v, r)| (*v, r.producer_epoch, r.committed))
+        .collect()
+}
+
 /// One transaction: records on both partitions, offsets, commit.
 async fn one_transaction(p: &Producer) {
     p.begin_transaction().await.unwrap();
@@ -55,22 +88,16 @@ async fn one_transaction(p: &Producer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_adds_partitions_implicitly_and_adopts_the_bumped_epoch() {
-    let (bootstrap, seen) = fake::start(true, 5).await;
-    tokio::time::timeout(LIMIT, async {
-        let p = transactional(&bootstrap).await;
+    let seen = run(true, 5, async |p, _| {
         assert_eq!(p.client().finalized_feature("transaction.version"), Some(2));
-        one_transaction(&p).await;
+        one_transaction(p).await;
         // The second one is aborted: an abort ends (and bumps) it the same.
         p.begin_transaction().await.unwrap();
-        send(&p, 0, 2).await;
+        send(p, 0, 2).await;
         p.abort_transaction().await.unwrap();
-        p.begin_transaction().await.unwrap();
-        send(&p, 1, 1).await;
-        p.commit_transaction().await.unwrap();
-        p.close(Duration::from_secs(5)).await.unwrap();
+        commit_one(p, 1, 1).await;
     })
-    .await
-    .expect("in time");
+    .await;
 
     let seen = seen.lock().unwrap();
     assert_eq!(seen.count(ADD_PARTITIONS), 0, "{:?}", seen.requests);
@@ -88,12 +115,7 @@ async fn v2_adds_partitions_implicitly_and_adopts_the_bumped_epoch() {
         firsts(&seen.batches),
         vec![(12, 0, 5, 0), (12, 1, 5, 0), (12, 0, 6, 0), (12, 1, 7, 0)]
     );
-    let ends: Vec<(i16, i16, bool)> = seen
-        .end_txns
-        .iter()
-        .map(|(v, r)| (*v, r.producer_epoch, r.committed))
-        .collect();
-    assert_eq!(ends, vec![(5, 5, true), (5, 6, false), (5, 7, true)]);
+    assert_eq!(ends(&seen), vec![(5, 5, true), (5, 6, false), (5, 7, true)]);
     let (v, commit) = &seen.offset_commits[0];
     assert_eq!(
         (*v, commit.producer_epoch, commit.group_id.as_str()),
@@ -105,18 +127,12 @@ async fn v2_adds_partitions_implicitly_and_adopts_the_bumped_epoch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_moves_to_the_new_producer_id_when_the_epoch_is_exhausted() {
-    let (bootstrap, seen) = fake::start(true, i16::MAX - 2).await;
-    tokio::time::timeout(LIMIT, async {
-        let p = transactional(&bootstrap).await;
+    let seen = run(true, i16::MAX - 2, async |p, _| {
         for _ in 0..3 {
-            p.begin_transaction().await.unwrap();
-            send(&p, 0, 1).await;
-            p.commit_transaction().await.unwrap();
+            commit_one(p, 0, 1).await;
         }
-        p.close(Duration::from_secs(5)).await.unwrap();
     })
-    .await
-    .expect("in time");
+    .await;
     let seen = seen.lock().unwrap();
     let producers: Vec<(i64, i16)> = seen
         .batches
@@ -136,18 +152,12 @@ async fn v2_moves_to_the_new_producer_id_when_the_epoch_is_exhausted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_when_the_feature_is_not_finalized() {
-    let (bootstrap, seen) = fake::start(false, 5).await;
-    tokio::time::timeout(LIMIT, async {
-        let p = transactional(&bootstrap).await;
+    let seen = run(false, 5, async |p, _| {
         assert_eq!(p.client().finalized_feature("transaction.version"), None);
-        one_transaction(&p).await;
-        p.begin_transaction().await.unwrap();
-        send(&p, 0, 2).await;
-        p.commit_transaction().await.unwrap();
-        p.close(Duration::from_secs(5)).await.unwrap();
+        one_transaction(p).await;
+        commit_one(p, 0, 2).await;
     })
-    .await
-    .expect("in time");
+    .await;
 
     let seen = seen.lock().unwrap();
     assert!(seen.count(ADD_PARTITIONS) >= 2, "{:?}", seen.requests);
@@ -192,10 +202,8 @@ fn firsts(batches: &[fake::ProducedBatch]) -> Vec<(i16, i32, i16, i32)> {
 /// the leader refuses the next batch with INVALID_PRODUCER_EPOCH. The record
 /// and the commit fail with `TransactionTimedOut` (abortable, not fenced),
 /// and after `abort_transaction` the producer goes on at the bumped epoch.
-async fn timed_out_then_recovered(tv2: bool) -> std::sync::Arc<std::sync::Mutex<fake::Seen>> {
-    let (bootstrap, seen) = fake::start(tv2, 5).await;
-    tokio::time::timeout(LIMIT, async {
-        let p = transactional(&bootstrap).await;
+async fn timed_out_then_recovered(tv2: bool) -> Shared {
+    run(tv2, 5, async |p, seen| {
         p.begin_transaction().await.unwrap();
         seen.lock()
             .unwrap()
@@ -217,14 +225,9 @@ async fn timed_out_then_recovered(tv2: bool) -> std::sync::Arc<std::sync::Mutex<
             "{commit:?}"
         );
         p.abort_transaction().await.unwrap();
-        p.begin_transaction().await.unwrap();
-        send(&p, 0, 1).await;
-        p.commit_transaction().await.unwrap();
-        p.close(Duration::from_secs(5)).await.unwrap();
+        commit_one(p, 0, 1).await;
     })
     .await
-    .expect("in time");
-    seen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,12 +242,8 @@ async fn v1_recovers_from_a_coordinator_timeout_with_an_epoch_bump() {
         .map(|(_, r)| (r.producer_id, r.producer_epoch))
         .collect();
     assert_eq!(bumps, vec![(-1, -1), (PRODUCER_ID, 5)]);
-    let ends: Vec<(i16, bool)> = seen
-        .end_txns
-        .iter()
-        .map(|(_, r)| (r.producer_epoch, r.committed))
-        .collect();
-    assert_eq!(ends, vec![(6, true)]);
+    let epochs: Vec<(i16, bool)> = ends(&seen).iter().map(|&(_, e, c)| (e, c)).collect();
+    assert_eq!(epochs, vec![(6, true)]);
     let last = seen.batches.last().unwrap();
     assert_eq!((last.producer_epoch, last.base_sequence), (6, 0));
 }
@@ -255,12 +254,7 @@ async fn v2_recovers_from_a_coordinator_timeout_through_end_txn() {
     let seen = seen.lock().unwrap();
     // EndTxn v5 aborts and bumps; no second InitProducerId.
     assert_eq!(seen.inits.len(), 1);
-    let ends: Vec<(i16, i16, bool)> = seen
-        .end_txns
-        .iter()
-        .map(|(v, r)| (*v, r.producer_epoch, r.committed))
-        .collect();
-    assert_eq!(ends, vec![(5, 5, false), (5, 6, true)]);
+    assert_eq!(ends(&seen), vec![(5, 5, false), (5, 6, true)]);
     let last = seen.batches.last().unwrap();
     assert_eq!((last.producer_epoch, last.base_sequence), (6, 0));
 }

@@ -3,7 +3,6 @@
 //! consumers with test-sized timeouts.
 #![allow(dead_code)]
 
-pub mod fake;
 pub mod proxy;
 
 use std::collections::BTreeMap;
@@ -14,11 +13,8 @@ use rkafka_client_consumer::{
     AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareRecord,
 };
 use rkafka_client_core::config::ConnectionConfig;
-use rkafka_client_core::{Client, ClientConfig, Target};
-use rkafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use rkafka_protocol::messages::{ProduceRequest, ProduceResponse};
-use rkafka_protocol::records::{NewRecord, RecordBatchBuilder};
-use rkafka_protocol::ErrorCode;
+use rkafka_client_core::{Client, ClientConfig};
+use rkafka_test_support::raw;
 use rkafka_tests::{MockCluster, MockConfig};
 
 /// A mock cluster: `brokers` brokers, share groups from the earliest
@@ -97,15 +93,6 @@ pub async fn produce(client: &Client, topic: &str, partition: i32, n: usize, pre
         let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
         produce_values(client, topic, partition, &chunk).await;
     }
-}
-
-fn produce_error(r: &ProduceResponse) -> ErrorCode {
-    r.responses
-        .iter()
-        .flat_map(|t| &t.partition_responses)
-        .map(|p| ErrorCode::from(p.error_code))
-        .find(|c| !c.is_ok())
-        .unwrap_or(ErrorCode::NONE)
 }
 
 pub async fn producer(bootstrap: &str) -> Client {
@@ -250,27 +237,5 @@ pub async fn settle(
 
 /// Produces the given values to `topic`/`partition` in one batch.
 pub async fn produce_values(client: &Client, topic: &str, partition: i32, values: &[&str]) {
-    let mut b = RecordBatchBuilder::new();
-    for v in values {
-        b.push(&NewRecord {
-            timestamp: 1_700_000_000_000,
-            key: None,
-            value: Some(v.as_bytes()),
-            headers: &[],
-        })
-        .unwrap();
-    }
-    let req = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(topic.into())
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(partition)
-                .with_records(Some(b.finish().unwrap()))])]);
-    let resp = client
-        .send_checked(Target::leader(topic, partition), req, produce_error)
-        .await
-        .expect("produce");
-    assert_eq!(produce_error(&resp), ErrorCode::NONE, "{resp:?}");
+    raw::produce(client, topic, partition, raw::batch(None, values)).await;
 }

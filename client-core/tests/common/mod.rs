@@ -8,13 +8,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use rkafka_protocol::messages::api_versions_response::ApiVersion;
-use rkafka_protocol::messages::{
-    ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse, RequestHeader,
-};
-use rkafka_protocol::{Message, Request};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use rkafka_protocol::messages::{ApiVersionsRequest, MetadataRequest, MetadataResponse};
+use rkafka_test_support::wire;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 /// What to do with a Metadata request.
@@ -45,71 +41,18 @@ pub struct Script {
     pub fault_for: fn(usize) -> Fault,
 }
 
-fn api_versions_body(asked: i16) -> (BytesMut, i16) {
-    let ours = [(18, 0, 3), (3, 1, 12)];
-    let list = ours
-        .iter()
-        .map(|&(k, min, max)| {
-            ApiVersion::default()
-                .with_api_key(k)
-                .with_min_version(min)
-                .with_max_version(max)
-        })
-        .collect();
-    let (resp, v) = if asked > 3 {
-        (
-            ApiVersionsResponse::default()
-                .with_error_code(35)
-                .with_api_keys(list),
-            0,
-        )
-    } else {
-        (ApiVersionsResponse::default().with_api_keys(list), asked)
-    };
-    let mut b = BytesMut::new();
-    resp.encode(&mut b, v).unwrap();
-    (b, v)
-}
-
-async fn write_response<S: AsyncWrite + Unpin>(
-    s: &mut S,
-    corr: i32,
-    flexible_header: bool,
-    body: &[u8],
-) {
-    let mut out = Vec::new();
-    let len = 4 + usize::from(flexible_header) + body.len();
-    out.extend_from_slice(&(len as i32).to_be_bytes());
-    out.extend_from_slice(&corr.to_be_bytes());
-    if flexible_header {
-        out.push(0);
-    }
-    out.extend_from_slice(body);
-    let _ = s.write_all(&out).await;
-}
-
 /// Serves one connection.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, fault: Fault) {
-    loop {
-        let Ok(size) = s.read_i32().await else { return };
-        let mut v = vec![0; size as usize];
-        if s.read_exact(&mut v).await.is_err() {
-            return;
-        }
-        let mut buf = Bytes::from(v);
-        let key = i16::from_be_bytes([buf[0], buf[1]]);
-        let ver = i16::from_be_bytes([buf[2], buf[3]]);
-        match key {
+    while let Some(mut f) = wire::read_frame(&mut s).await {
+        let ver = f.version;
+        match f.api_key {
             18 => {
-                let hv = ApiVersionsRequest::request_header_version(ver);
-                let h = RequestHeader::decode(&mut buf, hv).unwrap();
-                let (body, _) = api_versions_body(ver);
-                write_response(&mut s, h.correlation_id, false, &body).await;
+                let corr = f.header::<ApiVersionsRequest>().correlation_id;
+                let (resp, v) = wire::api_versions(&[(18, 0, 3), (3, 1, 12)], ver);
+                wire::respond::<ApiVersionsRequest, _>(&mut s, corr, v, &resp).await;
             }
             3 => {
-                let h =
-                    RequestHeader::decode(&mut buf, MetadataRequest::request_header_version(ver))
-                        .unwrap();
+                let h = f.header::<MetadataRequest>();
                 let corr = h.correlation_id.to_be_bytes();
                 match fault {
                     Fault::None | Fault::Throttle => {
@@ -118,13 +61,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, fault: Fault) {
                         } else {
                             0
                         };
-                        let mut b = BytesMut::new();
-                        MetadataResponse::default()
+                        let resp = MetadataResponse::default()
                             .with_controller_id(7)
-                            .with_throttle_time_ms(throttle)
-                            .encode(&mut b, ver)
-                            .unwrap();
-                        write_response(&mut s, h.correlation_id, ver >= 9, &b).await;
+                            .with_throttle_time_ms(throttle);
+                        wire::respond::<MetadataRequest, _>(&mut s, h.correlation_id, ver, &resp)
+                            .await;
                     }
                     Fault::Garbage => {
                         let _ = s.write_all(b"\xff\xff\xff\xf0not a kafka frame").await;

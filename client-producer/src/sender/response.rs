@@ -390,89 +390,71 @@ impl Sender {
 mod tests {
     use super::*;
 
-    fn resp(code: ErrorCode) -> PartitionProduceResponse {
-        PartitionProduceResponse::default()
+    /// How an answer with `code` for partition t-0 (base offset 42) is
+    /// classified, for a batch at `sequence` when `expected` is next.
+    fn outcome(
+        sequence: Option<i32>,
+        expected: Option<i32>,
+        transactional: bool,
+        code: ErrorCode,
+    ) -> Outcome {
+        let resp = PartitionProduceResponse::default()
             .with_error_code(code.0)
             .with_base_offset(42)
-            .with_log_append_time_ms(-1)
+            .with_log_append_time_ms(-1);
+        classify("t", 0, sequence, expected, transactional, &resp)
     }
 
     #[test]
     fn duplicates_are_success_when_idempotent() {
-        let o = classify(
-            "t",
-            0,
-            Some(5),
-            Some(10),
-            false,
-            &resp(ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
-        );
+        let duplicate = ErrorCode::DUPLICATE_SEQUENCE_NUMBER;
         assert!(matches!(
-            o,
+            outcome(Some(5), Some(10), false, duplicate),
             Outcome::Done {
                 base_offset: 42,
                 ..
             }
         ));
-        let o = classify(
-            "t",
-            0,
-            None,
-            None,
-            false,
-            &resp(ErrorCode::DUPLICATE_SEQUENCE_NUMBER),
-        );
-        assert!(matches!(o, Outcome::Fail(_)));
+        assert!(matches!(
+            outcome(None, None, false, duplicate),
+            Outcome::Fail(_)
+        ));
     }
 
     #[test]
     fn out_of_order_behind_a_failed_batch_is_retried_else_epoch_bump() {
-        let ooo = resp(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER);
+        let ooo = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER;
         assert!(matches!(
-            classify("t", 0, Some(10), Some(5), false, &ooo),
+            outcome(Some(10), Some(5), false, ooo),
             Outcome::Retry { refresh: false }
         ));
         assert!(matches!(
-            classify("t", 0, Some(5), Some(5), false, &ooo),
+            outcome(Some(5), Some(5), false, ooo),
             Outcome::BumpAndRetry
         ));
         assert!(matches!(
-            classify("t", 0, Some(5), Some(5), true, &ooo),
+            outcome(Some(5), Some(5), true, ooo),
             Outcome::Fail(ProducerError::Kafka { .. })
         ));
         assert!(matches!(
-            classify(
-                "t",
-                0,
-                Some(5),
-                Some(5),
-                false,
-                &resp(ErrorCode::UNKNOWN_PRODUCER_ID)
-            ),
+            outcome(Some(5), Some(5), false, ErrorCode::UNKNOWN_PRODUCER_ID),
             Outcome::BumpAndRetry
         ));
     }
 
     #[test]
     fn a_refused_epoch_in_a_transaction_is_a_timeout_not_fencing() {
-        let epoch = resp(ErrorCode::INVALID_PRODUCER_EPOCH);
+        let epoch = ErrorCode::INVALID_PRODUCER_EPOCH;
         assert!(matches!(
-            classify("t", 0, Some(1), Some(1), true, &epoch),
+            outcome(Some(1), Some(1), true, epoch),
             Outcome::Fail(ProducerError::TransactionTimedOut { .. })
         ));
         assert!(matches!(
-            classify("t", 0, Some(1), Some(1), false, &epoch),
+            outcome(Some(1), Some(1), false, epoch),
             Outcome::Fail(ProducerError::Fenced { .. })
         ));
         assert!(matches!(
-            classify(
-                "t",
-                0,
-                Some(1),
-                Some(1),
-                true,
-                &resp(ErrorCode::TRANSACTION_ABORTABLE)
-            ),
+            outcome(Some(1), Some(1), true, ErrorCode::TRANSACTION_ABORTABLE),
             Outcome::Fail(ProducerError::TransactionAbortable { .. })
         ));
     }
@@ -480,36 +462,15 @@ mod tests {
     #[test]
     fn leadership_errors_refresh_and_fencing_is_typed() {
         assert!(matches!(
-            classify(
-                "t",
-                0,
-                None,
-                None,
-                false,
-                &resp(ErrorCode::NOT_LEADER_OR_FOLLOWER)
-            ),
+            outcome(None, None, false, ErrorCode::NOT_LEADER_OR_FOLLOWER),
             Outcome::Retry { refresh: true }
         ));
         assert!(matches!(
-            classify(
-                "t",
-                0,
-                Some(1),
-                Some(1),
-                true,
-                &resp(ErrorCode::PRODUCER_FENCED)
-            ),
+            outcome(Some(1), Some(1), true, ErrorCode::PRODUCER_FENCED),
             Outcome::Fail(ProducerError::Fenced { .. })
         ));
         assert!(matches!(
-            classify(
-                "t",
-                0,
-                None,
-                None,
-                false,
-                &resp(ErrorCode::MESSAGE_TOO_LARGE)
-            ),
+            outcome(None, None, false, ErrorCode::MESSAGE_TOO_LARGE),
             Outcome::Split(ProducerError::Kafka {
                 code: ErrorCode::MESSAGE_TOO_LARGE,
                 ..
