@@ -304,7 +304,11 @@ impl Accumulator {
     /// Ships the batches open for `linger.ms` by `now` and refreshes the
     /// clock; returns when to look again (`None`: no batch is open).
     pub(crate) fn tick(&mut self, now: Clock, ship: &mut impl FnMut(Batch)) -> Option<Instant> {
-        self.clock = now;
+        // `now` was read before the lock: a batch opened meanwhile may have
+        // read a later time, and timestamps should not step back.
+        if now.instant > self.clock.instant {
+            self.clock = now;
+        }
         while let Some(d) = self.due.front() {
             if d.at > now.instant {
                 break;
