@@ -513,3 +513,35 @@ async fn unkeyed_records_move_away_from_a_slow_broker() {
     .await
     .expect("in time");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_0_records_are_written_and_report_no_offset() {
+    rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");
+    let mock = mock(MockConfig::brokers(1).topic("a0", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.acks = Acks::None;
+        cfg.enable_idempotence = Some(false);
+        let producer = Producer::connect(cfg).await.unwrap();
+        let mut ds = Vec::new();
+        for i in 0..10 {
+            ds.push(
+                producer
+                    .send(ProducerRecord::new("a0", format!("v{i}")))
+                    .await
+                    .unwrap(),
+            );
+        }
+        for d in ds {
+            // The broker does not answer: no offset to report.
+            assert_eq!(d.await.unwrap().offset, -1);
+        }
+        producer.close(Duration::from_secs(5)).await.unwrap();
+        let back = fetch_all(&reader(mock.bootstrap()).await, "a0", 0).await;
+        let values: Vec<_> = back.iter().map(|r| r.value.clone().unwrap()).collect();
+        let expected: Vec<_> = (0..10).map(|i| format!("v{i}").into_bytes()).collect();
+        assert_eq!(values, expected);
+    })
+    .await
+    .expect("in time");
+}

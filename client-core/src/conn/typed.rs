@@ -92,6 +92,19 @@ impl BrokerConnection {
         send_typed(&self.raw, &self.cfg.client_id, req, version, timeout, true).await
     }
 
+    /// Sends `req` at `version` for a request the broker does not answer
+    /// (Produce with `acks=0`): returns once it is written.
+    ///
+    /// # Cancel safety
+    /// As [`Self::send`].
+    pub async fn send_unanswered<R: Request>(&self, req: &R, version: i16) -> Result<(), Error> {
+        let frame = encode_request(req, version, &self.cfg.client_id)?;
+        self.raw
+            .send_frame(frame, false, self.cfg.request_timeout)
+            .await
+            .map(drop)
+    }
+
     /// `request.timeout.ms`.
     pub(crate) fn request_timeout(&self) -> Duration {
         self.cfg.request_timeout

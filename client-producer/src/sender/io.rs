@@ -3,7 +3,6 @@
 //! Each returns what the task needs to update its state; none touches that
 //! state, so they can be polled concurrently without sharing anything.
 
-use bytes::BytesMut;
 use rkafka_client_core::broker::ConnPurpose;
 use rkafka_client_core::client::purpose_for;
 use rkafka_client_core::retry::{classify_code, classify_error, RetryAction, RetryBackoff};
@@ -11,9 +10,9 @@ use rkafka_client_core::{Client, CoordinatorKind, Error, Target};
 use rkafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use rkafka_protocol::messages::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, InitProducerIdRequest,
-    InitProducerIdResponse, ProduceRequest, ProduceResponse, RequestHeader,
+    InitProducerIdResponse, ProduceRequest, ProduceResponse,
 };
-use rkafka_protocol::{ErrorCode, Message, Request};
+use rkafka_protocol::{ErrorCode, Request};
 use tokio::time::Instant;
 
 use crate::error::ProducerError;
@@ -36,28 +35,8 @@ pub(crate) async fn produce(
     if req.acks != 0 {
         return conn.send_version(req, version).await.map(Some);
     }
-    // acks=0: no response frame comes back, so the typed path (which waits
-    // for one) cannot be used; encode the frame here.
-    let hv = ProduceRequest::request_header_version(version);
-    let header = RequestHeader::default()
-        .with_request_api_key(ProduceRequest::API_KEY as i16)
-        .with_request_api_version(version)
-        .with_client_id(Some(client.config().connection().client_id));
-    let mut buf = BytesMut::with_capacity(header.encoded_size(hv) + req.encoded_size(version));
-    let what = || format!("Produce v{version}");
-    header
-        .encode(&mut buf, hv)
-        .map_err(|source| Error::Encode {
-            what: what(),
-            source,
-        })?;
-    req.encode(&mut buf, version)
-        .map_err(|source| Error::Encode {
-            what: what(),
-            source,
-        })?;
-    let timeout = client.config().connection().request_timeout;
-    conn.raw().send_frame(buf, false, timeout).await?;
+    // acks=0: no response frame comes back.
+    conn.send_unanswered(&req, version).await?;
     Ok(None)
 }
 
