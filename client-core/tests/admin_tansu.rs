@@ -397,31 +397,39 @@ async fn connect_waits_for_a_broker_that_starts_late() {
     assert_eq!(client.metadata().brokers.len(), 1);
 }
 
-#[tokio::test]
-async fn the_admin_example_lists_brokers_and_creates_a_topic() {
-    let example = rkafka_tests::build_example("rkafka-client-core", "admin")
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (tansu, _admin) = start().await;
-    let topic = topic_name("example-topic");
+/// Builds and runs one of client-core's examples with `args`; its stdout,
+/// after checking that it succeeded.
+async fn run_example(name: &str, args: &[&str]) -> String {
+    let example =
+        rkafka_tests::build_example("rkafka-client-core", name).unwrap_or_else(|e| panic!("{e}"));
     let out = tokio::time::timeout(
         LIMIT,
         tokio::process::Command::new(example)
-            .args(["--bootstrap", &tansu.bootstrap(), "--topic", &topic])
+            .args(args)
             .kill_on_drop(true)
             .output(),
     )
     .await
     .expect("the example finished")
     .expect("the example ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{}\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+#[tokio::test]
+async fn the_admin_example_lists_brokers_and_creates_a_topic() {
+    let (tansu, _admin) = start().await;
+    let topic = topic_name("example-topic");
+    let bootstrap = tansu.bootstrap();
+    let stdout = run_example("admin", &["--bootstrap", &bootstrap, "--topic", &topic]).await;
     assert!(
-        stdout.contains(&format!("at {}", tansu.bootstrap())),
+        stdout.contains(&format!("at {bootstrap}")),
         "no broker listed:\n{stdout}"
     );
     assert!(
@@ -432,26 +440,8 @@ async fn the_admin_example_lists_brokers_and_creates_a_topic() {
 
 #[tokio::test]
 async fn the_connect_example_negotiates_and_lists_the_brokers_apis() {
-    let example = rkafka_tests::build_example("rkafka-client-core", "connect")
-        .unwrap_or_else(|e| panic!("{e}"));
     let (tansu, _admin) = start().await;
-    let out = tokio::time::timeout(
-        LIMIT,
-        tokio::process::Command::new(example)
-            .arg(tansu.bootstrap())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the example finished")
-    .expect("the example ran");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_example("connect", &[&tansu.bootstrap()]).await;
     assert!(stdout.contains("connected to"), "{stdout}");
     // Tansu serves Produce and Fetch; the example prints each API's range.
     assert!(
