@@ -148,12 +148,13 @@ fn batches(c: &mut Criterion) {
             b.iter(|| decode_theirs(black_box(&bytes)))
         });
         if ours_codec == Compression::None {
-            // The floor: copy the batch once and checksum it, as any decoder must.
+            // The floor: copy the batch once and checksum it, as any decoder must,
+            // with the same CRC32C implementation our decoder uses.
             let mut copy = vec![0u8; bytes.len()];
             g.bench_function("batch_decode_none/memcpy+crc32c", |b| {
                 b.iter(|| {
                     copy.copy_from_slice(black_box(&bytes));
-                    crc32c::crc32c(&copy[21..])
+                    crc_fast::crc32_iscsi(&copy[21..])
                 })
             });
         }
