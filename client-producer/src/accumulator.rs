@@ -241,17 +241,16 @@ impl Accumulator {
         // A record that would take the open batch past batch.size closes it
         // (unless it is the batch's first: a batch holds at least one).
         let batch_size = self.settings.batch_size;
-        let fits = slot.as_ref().is_some_and(|o| {
-            let b = o
+        let mut pushed = match slot.as_mut() {
+            Some(open) => open
                 .batch
                 .builder
-                .as_ref()
-                .expect("an open batch has its builder");
-            b.is_empty()
-                || b.size_of(&new)
-                    .is_ok_and(|size| b.encoded_size() + size <= batch_size)
-        });
-        if !fits {
+                .as_mut()
+                .expect("an open batch has its builder")
+                .push_within(&new, batch_size),
+            None => Ok(None),
+        };
+        if let Ok(None) = pushed {
             if let Some(full) = slot.take() {
                 self.open -= 1;
                 ship(full.batch);
@@ -264,32 +263,36 @@ impl Accumulator {
             let deliveries = Completion::new(topic.name.clone(), chosen);
             let mut batch = Batch::new(self.clock.instant, self.settings, deliveries);
             batch.waiting = Waiting::new(topic.load.clone(), chosen as usize);
-            *slot = Some(Open { serial, batch });
-            self.open += 1;
-            self.due.push_back(Due {
-                at: self.clock.instant + self.linger,
-                topic: topic.name.clone(),
-                partition: chosen,
-                serial,
-            });
-        }
-        let open = slot.as_mut().expect("just ensured");
-        let builder = open
-            .batch
-            .builder
-            .as_mut()
-            .expect("an open batch has its builder");
-        if builder.push(&new).is_err() {
-            // Over the format's limits; the batch is unchanged.
-            if builder.is_empty() {
-                *slot = None;
-                self.open -= 1;
+            pushed = batch
+                .builder
+                .as_mut()
+                .expect("a new batch has its builder")
+                .push(&new)
+                .map(Some);
+            if pushed.is_ok() {
+                *slot = Some(Open { serial, batch });
+                self.open += 1;
+                self.due.push_back(Due {
+                    at: self.clock.instant + self.linger,
+                    topic: topic.name.clone(),
+                    partition: chosen,
+                    serial,
+                });
             }
+        }
+        if pushed.is_err() {
+            // Over the format's limits; any open batch is unchanged.
             return Err(ProducerError::RecordTooLarge {
                 size: record.estimated_size(),
                 max: i32::MAX as usize,
             });
         }
+        let open = slot.as_mut().expect("the record was pushed into it");
+        let builder = open
+            .batch
+            .builder
+            .as_mut()
+            .expect("an open batch has its builder");
         let delivery = open.batch.deliveries.join(new.timestamp);
         open.batch.memory += memory;
         if builder.encoded_size() >= self.settings.batch_size {

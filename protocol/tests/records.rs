@@ -204,6 +204,59 @@ fn builder_tracks_exact_size() {
     assert_eq!(b.finish().unwrap().len(), size);
 }
 
+/// `push_within` takes a record only while the batch stays within the limit
+/// (or is empty), and leaves the builder untouched when it refuses one, on
+/// the simple path and on the general one (records with headers).
+#[test]
+fn push_within_cuts_at_the_limit_and_leaves_the_builder_unchanged() {
+    let records = sample(300, 1_000);
+    let limit = 4_000;
+    let mut b = RecordBatchBuilder::with_capacity(limit);
+    let mut taken = Vec::new();
+    let mut refused = 0;
+    for r in &records {
+        let headers = headers_of(r);
+        let rec = NewRecord {
+            timestamp: r.timestamp,
+            key: r.key.as_deref(),
+            value: r.value.as_deref(),
+            headers: &headers,
+        };
+        let (before, count) = (b.encoded_size(), b.len());
+        let predicted = b.size_of(&rec).unwrap();
+        match b.push_within(&rec, limit).unwrap() {
+            Some(size) => {
+                assert_eq!(size, predicted);
+                assert!(count == 0 || before + size <= limit);
+                taken.push(r.clone());
+            }
+            None => {
+                assert!(before + predicted > limit);
+                assert_eq!((b.encoded_size(), b.len()), (before, count));
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0 && !taken.is_empty());
+    assert!(taken.iter().any(|r| !r.headers.is_empty()));
+    assert!(b.encoded_size() <= limit);
+    // What was taken decodes as exactly those records, refused ones leaving
+    // no trace.
+    let expected = flatten(&decode_one(&build(&taken, RecordBatchBuilder::new())));
+    assert_eq!(flatten(&decode_one(&b.finish().unwrap())), expected);
+    // An empty batch takes even a record over the limit.
+    let mut b = RecordBatchBuilder::new();
+    let big = NewRecord {
+        timestamp: 1,
+        key: None,
+        value: Some(&[7u8; 100]),
+        headers: &[],
+    };
+    assert!(b.push_within(&big, 10).unwrap().is_some());
+    assert_eq!(b.push_within(&big, 10).unwrap(), None);
+    assert_eq!(b.len(), 1);
+}
+
 #[test]
 fn headers_are_zero_copy_slices_of_the_input() {
     let records = sample(10, 0);

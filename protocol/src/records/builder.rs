@@ -185,29 +185,61 @@ impl RecordBatchBuilder {
     /// the batch is full; the builder is unchanged then.
     #[inline(always)]
     pub fn push(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
+        self.push_within(record, usize::MAX)
+            .map(|added| added.expect("no limit"))
+    }
+
+    /// Like [`RecordBatchBuilder::push`], but only when the batch stays within
+    /// `limit` bytes ([`RecordBatchBuilder::encoded_size`] after the push) or
+    /// is empty (a batch holds at least one record). Returns `Ok(None)`, with
+    /// the builder unchanged, when the record would take it past `limit`.
+    ///
+    /// A producer cutting batches at `batch.size` calls this once per record
+    /// instead of [`RecordBatchBuilder::size_of`] and then `push`, which
+    /// computed the record's size twice.
+    #[inline(always)]
+    pub fn push_within(
+        &mut self,
+        record: &NewRecord<'_>,
+        limit: usize,
+    ) -> Result<Option<usize>, RecordsError> {
         // A simple record is at most 16 KiB, so the batch-size check of the
         // general path only matters once the batch is within that of 2 GiB.
         if self.count < i32::MAX && self.buf.len() < (i32::MAX as usize) >> 1 {
             let base = self.base_timestamp.unwrap_or(record.timestamp);
             let ts = record.timestamp.wrapping_sub(base);
+            let before = self.buf.len();
             if let Some(size) = write_simple(&mut self.buf, record, ts, self.count) {
+                // Written, then taken back if over the limit: cheaper than
+                // sizing the record first on the path nearly every record takes.
+                if self.buf.len() > limit && self.count > 0 {
+                    self.buf.truncate(before);
+                    return Ok(None);
+                }
                 self.base_timestamp = Some(base);
                 self.max_timestamp = self.max_timestamp.max(record.timestamp);
                 self.count += 1;
-                return Ok(size);
+                return Ok(Some(size));
             }
         }
-        self.push_general(record)
+        self.push_general(record, limit)
     }
 
     /// [`RecordBatchBuilder::push`] for records with headers or large fields.
     /// Kept out of line so the fast path above stays small enough to inline
     /// into a producer's loop.
     #[inline(never)]
-    fn push_general(&mut self, record: &NewRecord<'_>) -> Result<usize, RecordsError> {
+    fn push_general(
+        &mut self,
+        record: &NewRecord<'_>,
+        limit: usize,
+    ) -> Result<Option<usize>, RecordsError> {
         let (ts, od) = self.deltas(record.timestamp)?;
         let body = body_size(record, ts, od)?;
         let size = framed_size(body);
+        if self.buf.len().saturating_add(size) > limit && self.count > 0 {
+            return Ok(None);
+        }
         if self.buf.len() - LOG_OVERHEAD + size > i32::MAX as usize {
             return Err(RecordsError::TooLarge {
                 what: "batch",
@@ -218,7 +250,7 @@ impl RecordBatchBuilder {
         self.base_timestamp.get_or_insert(record.timestamp);
         self.max_timestamp = self.max_timestamp.max(record.timestamp);
         self.count += 1;
-        Ok(size)
+        Ok(Some(size))
     }
 
     /// Compresses the records if asked, fills in the header (length, last
