@@ -100,6 +100,7 @@ fn decode_ours(bytes: &Bytes, opts: &DecodeOptions) -> usize {
     let batch = RecordBatch::decode(&mut bytes.clone(), opts).expect("decodes");
     let mut n = 0;
     for r in batch.records() {
+        let r = r.expect("record");
         black_box((r.offset(), r.timestamp(), r.key(), r.value()));
         n += 1;
     }
@@ -246,6 +247,7 @@ fn fetch_ours(body: &Bytes) -> usize {
             for batch in FetchBatches::new(records) {
                 let batch = batch.expect("batch");
                 for r in batch.records() {
+                    let r = r.expect("record");
                     black_box((r.offset(), r.timestamp(), r.key(), r.value()));
                     n += 1;
                 }

@@ -130,6 +130,11 @@ impl Batch {
             Batch::new(self.created, s, placeholder()),
         ];
         for (i, r) in decoded.records().enumerate() {
+            // We encoded this batch ourselves; a record that does not decode
+            // means the split cannot be trusted.
+            let Ok(r) = r else {
+                return Err(Box::new(self));
+            };
             let headers: Vec<Header> = r
                 .headers()
                 .map(|h| Header::new(h.key().to_vec(), h.value().map(<[u8]>::to_vec)))

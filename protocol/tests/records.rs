@@ -28,6 +28,7 @@ struct Flat {
 fn flatten(batch: &RecordBatch) -> Vec<Flat> {
     let flat: Vec<Flat> = batch
         .records()
+        .map(|r| r.expect("a valid record"))
         .map(|r| Flat {
             offset: r.offset(),
             timestamp: r.timestamp(),
@@ -42,6 +43,7 @@ fn flatten(batch: &RecordBatch) -> Vec<Flat> {
     // The owned form must say the same.
     let owned: Vec<Flat> = batch
         .to_records()
+        .expect("valid records")
         .iter()
         .map(|r| Flat {
             offset: batch.offset_of(r),
@@ -263,7 +265,7 @@ fn headers_are_zero_copy_slices_of_the_input() {
     let bytes = build(&records, RecordBatchBuilder::new());
     let batch = decode_one(&bytes);
     let range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
-    for r in &batch.to_records() {
+    for r in &batch.to_records().unwrap() {
         for b in [&r.key, &r.value].into_iter().flatten() {
             if !b.is_empty() {
                 assert!(range.contains(&(b.as_ptr() as usize)));
@@ -288,7 +290,7 @@ fn log_append_time_reports_the_max_timestamp() {
     let batch = decode_one(&bytes);
     assert_eq!(batch.header.timestamp_type(), TimestampType::LogAppendTime);
     for r in &batch {
-        assert_eq!(r.timestamp(), batch.header.max_timestamp);
+        assert_eq!(r.unwrap().timestamp(), batch.header.max_timestamp);
     }
 }
 
@@ -528,7 +530,7 @@ fn decodes_a_snappy_batch_written_by_the_java_client() {
     let section = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x0f\x0d\x30\x18\x00\x00\x00\x01\x0csdfdsf\x00";
     let batch = decode_one(&raw_batch(Compression::Snappy, 1, 0, section));
     assert_eq!(batch.len(), 1);
-    let r = batch.get(0).unwrap();
+    let r = batch.records().next().unwrap().unwrap();
     assert_eq!(r.key(), None);
     assert_eq!(r.value(), Some(&b"sdfdsf"[..]));
     assert_eq!(r.value_bytes().as_deref(), Some(&b"sdfdsf"[..]));

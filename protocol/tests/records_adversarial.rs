@@ -40,7 +40,22 @@ fn decode(bytes: &[u8], verify_crc: bool) -> Result<RecordBatch, RecordsError> {
         verify_crc,
         ..DecodeOptions::default()
     };
-    RecordBatch::decode(&mut Bytes::copy_from_slice(bytes), &options)
+    let batch = RecordBatch::decode(&mut Bytes::copy_from_slice(bytes), &options)?;
+    read_all(&batch)?;
+    Ok(batch)
+}
+
+/// Records are decoded as they are iterated: read every record and header
+/// so that a malformed one shows up as the error.
+fn read_all(batch: &RecordBatch) -> Result<(), RecordsError> {
+    for r in batch {
+        let r = r?;
+        std::hint::black_box((r.offset(), r.timestamp(), r.key(), r.value()));
+        for h in r.headers() {
+            std::hint::black_box((h.key(), h.value()));
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites the CRC so that a deliberately malformed batch gets past the check.
@@ -137,7 +152,7 @@ fn random_mutations_never_panic() {
             }
             let mut raw = FetchBatches::new(bad);
             while let Some(Ok(r)) = raw.next_raw() {
-                let _ = r.decode(&DecodeOptions::default());
+                let _ = r.decode(&DecodeOptions::default()).map(|b| read_all(&b));
             }
         }
     }
@@ -275,6 +290,50 @@ fn malformed_records_name_what_failed() {
         Err(RecordsError::InvalidRecord { index: 1, .. })
     ));
     assert!(decode(&handmade(1, &good), true).is_ok());
+}
+
+#[test]
+fn a_malformed_record_ends_the_iteration_after_the_good_ones() {
+    let good = [0x0c, 0, 0, 0, 0x01, 0x01, 0x00];
+    let bad = [0x0c, 0, 0, 0, 0x03, 0x01, 0x00];
+    let mut three = good.to_vec();
+    three.extend_from_slice(&bad);
+    three.extend_from_slice(&good);
+    let batch = RecordBatch::decode(
+        &mut Bytes::from(handmade(3, &three)),
+        &DecodeOptions::default(),
+    )
+    .expect("the CRC holds, so the batch decodes");
+    assert_eq!(batch.len(), 3);
+    let mut records = batch.records();
+    assert!(records.next().unwrap().is_ok());
+    assert_eq!(
+        records.next().unwrap().unwrap_err(),
+        RecordsError::InvalidRecord {
+            index: 1,
+            reason: "invalid key length"
+        }
+    );
+    // Fused: the record after the bad one is not read.
+    assert!(records.next().is_none());
+    assert!(records.next().is_none());
+    assert!(batch.to_records().is_err());
+
+    // Bytes after the last counted record: every record, then the error.
+    let mut extra = good.to_vec();
+    extra.extend_from_slice(&good);
+    let batch = RecordBatch::decode(
+        &mut Bytes::from(handmade(1, &extra)),
+        &DecodeOptions::default(),
+    )
+    .unwrap();
+    let items: Vec<_> = batch.records().collect();
+    assert_eq!(items.len(), 2);
+    assert!(items[0].is_ok());
+    assert_eq!(
+        items[1].clone().unwrap_err(),
+        RecordsError::TrailingBytes { remaining: 7 }
+    );
 }
 
 #[test]

@@ -42,6 +42,7 @@ fn from_ours(batch: &RecordBatch) -> Vec<Common> {
     let h = &batch.header;
     batch
         .records()
+        .map(|r| r.expect("a valid record"))
         .map(|r| Common {
             offset: r.offset(),
             timestamp: r.timestamp(),

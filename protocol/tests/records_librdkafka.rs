@@ -243,6 +243,7 @@ fn librdkafka_batches_decode_to_the_expected_records() {
                 continue;
             }
             for r in batch.records() {
+                let r = r.unwrap_or_else(|e| panic!("{codec}: {e}"));
                 got.push((
                     r.offset(),
                     r.timestamp(),

@@ -155,6 +155,7 @@ pub async fn fetch_all(
                 None
             };
             for r in b.records() {
+                let r = r.expect("record");
                 if r.offset() < next {
                     continue;
                 }

@@ -115,9 +115,15 @@ pub(crate) fn extract(
             continue;
         }
         // librdkafka's mock writes some batches with a CRC of 0; a data
-        // batch is checked, a failed check rejects its acquired offsets.
-        let batch = match raw.decode(&DecodeOptions::default()) {
-            Ok(b) => b,
+        // batch is checked. A failed check, or a malformed record in a batch
+        // whose CRC holds, rejects all of the batch's acquired offsets.
+        let batch = raw.decode(&DecodeOptions::default());
+        let records = batch
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|b| b.records().collect::<Result<Vec<_>, _>>());
+        let records = match records {
+            Ok(records) => records,
             Err(e) => {
                 let (lo, hi) = (header.base_offset, header.last_offset());
                 for &(first, last, _) in &ranges {
@@ -136,7 +142,7 @@ pub(crate) fn extract(
                 continue;
             }
         };
-        for rec in batch.records() {
+        for rec in records {
             let offset = rec.offset();
             while r < ranges.len() && ranges[r].1 < offset {
                 r += 1;
@@ -350,5 +356,35 @@ mod tests {
         assert_eq!(got.corrupt, vec![0, 1, 2]);
         assert!(got.gaps.is_empty());
         assert!(got.error.is_some());
+    }
+
+    #[test]
+    fn a_malformed_record_under_a_good_crc_rejects_the_whole_batch() {
+        let mut data = batch(0, 3, false).to_vec();
+        // The last record's header count (its last byte) becomes 1, a header
+        // the record has no bytes for; then the CRC is made right again.
+        let n = data.len();
+        data[n - 1] = 0x02;
+        let crc = crc32c(&data[21..]);
+        data[17..21].copy_from_slice(&crc.to_be_bytes());
+        let got = extract(&origin(), Some(&Bytes::from(data)), &[acq(0, 2, 1)]);
+        assert!(
+            got.records.is_empty(),
+            "no record of the batch is delivered"
+        );
+        assert_eq!(got.corrupt, vec![0, 1, 2]);
+        assert!(got.error.unwrap().contains("invalid record 2"));
+    }
+
+    /// CRC32C, bit by bit: enough for a test, and independent of the codec's.
+    fn crc32c(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = (crc >> 1) ^ (0x82f6_3b78 & 0u32.wrapping_sub(crc & 1));
+            }
+        }
+        !crc
     }
 }

@@ -23,8 +23,8 @@ use bytes::{Buf, Bytes};
 use super::compression::{decompress, Compression};
 use super::crc::batch_crc;
 use super::error::RecordsError;
-use super::record::{decode_records, Entry, HeaderEntry, Record, MIN_RECORD_SIZE};
-use super::view::{RecordRef, Records};
+use super::record::{Record, MIN_RECORD_SIZE};
+use super::view::Records;
 
 /// Size of the batch header, up to and including the record count.
 pub const BATCH_HEADER_SIZE: usize = 61;
@@ -62,10 +62,9 @@ pub struct DecodeOptions {
     pub verify_crc: bool,
     /// The most bytes one batch's records may decompress to (default
     /// [`DEFAULT_MAX_DECOMPRESSED_SIZE`]); beyond it decoding fails with
-    /// [`RecordsError::DecompressedTooLarge`]. Note that decoded records take
-    /// more memory than their bytes: up to about 6x for tiny records, since
-    /// each record takes a 40-byte entry and the smallest encoding is 7. Values
-    /// above `i32::MAX` act as `i32::MAX`.
+    /// [`RecordsError::DecompressedTooLarge`]. A decoded batch holds nothing
+    /// per record beyond these bytes: records are decoded as they are read.
+    /// Values above `i32::MAX` act as `i32::MAX`.
     pub max_decompressed_size: usize,
 }
 
@@ -227,19 +226,21 @@ impl BatchHeader {
     }
 }
 
-/// A decoded batch: its header once, the record bytes (a slice of the input,
-/// or the decompressed buffer), and a compact index of the records in them.
+/// A decoded batch: its header once and the record bytes (a slice of the
+/// input, or the decompressed buffer).
 ///
-/// Records are read through [`RecordBatch::records`] as [`RecordRef`]s, which
-/// give keys, values and headers as `&[u8]` or as `Bytes` slices of the
-/// buffer, and compute absolute offsets and timestamps from the header.
+/// Records are decoded as [`RecordBatch::records`] reaches them, as
+/// [`RecordRef`]s that give keys, values and headers as `&[u8]` or as `Bytes`
+/// slices of the buffer, and compute absolute offsets and timestamps from the
+/// header. Decoding a batch therefore costs its CRC check (and decompression)
+/// and allocates nothing per record; like Java's `DefaultRecordBatch`, a
+/// malformed record inside a batch whose CRC holds is reported when the
+/// iteration reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordBatch {
     /// The header fields.
     pub header: BatchHeader,
     pub(crate) data: Bytes,
-    entries: Vec<Entry>,
-    pub(crate) headers: Vec<HeaderEntry>,
 }
 
 impl RecordBatch {
@@ -280,43 +281,34 @@ impl RecordBatch {
                 available: data.len(),
             });
         }
-        let (entries, headers) = decode_records(&data, count)?;
         input.advance(total);
-        Ok(Self {
-            header,
-            data,
-            entries,
-            headers,
-        })
+        Ok(Self { header, data })
     }
 
-    /// Number of records.
+    /// Number of records, as the header counts them (checked against the
+    /// bytes present: each record takes at least 7).
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.header.record_count as usize
     }
 
-    /// Whether the batch holds no records.
+    /// Whether the header counts no records.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.header.record_count == 0
     }
 
-    /// The records, in order.
+    /// The records, in order, each decoded as it is reached; see [`Records`]
+    /// for how a malformed record is reported.
     #[inline]
     pub fn records(&self) -> Records<'_> {
-        Records::new(self, &self.entries)
+        Records::new(self, self.len())
     }
 
-    /// The record at `index`.
-    #[inline]
-    pub fn get(&self, index: usize) -> Option<RecordRef<'_>> {
-        self.entries.get(index).map(|e| RecordRef::new(self, e))
-    }
-
-    /// The records as owned values sharing the batch buffer.
-    pub fn to_records(&self) -> Vec<Record> {
-        self.records().map(|r| r.to_record()).collect()
+    /// The records as owned values sharing the batch buffer, or the first
+    /// record error.
+    pub fn to_records(&self) -> Result<Vec<Record>, RecordsError> {
+        self.records().map(|r| r.map(|r| r.to_record())).collect()
     }
 
     /// The record bytes the records point into (decompressed when the batch

@@ -173,7 +173,8 @@ impl RecordBatch {
         if !self.header.is_control() {
             return None;
         }
-        self.get(0)
-            .map(|r| Self::parse_control(r.key(), r.value_bytes()))
+        self.records()
+            .next()
+            .map(|r| r.and_then(|r| Self::parse_control(r.key(), r.value_bytes())))
     }
 }

@@ -4,10 +4,13 @@
 //! - Decoding: [`RecordBatch::decode`] reads one batch; [`FetchBatches`] walks
 //!   the `records` bytes of a fetch response, yielding complete batches and
 //!   reporting a cut-off trailing batch as [`Incomplete`]. Decoding is
-//!   zero-copy: a batch keeps the input (or its one decompressed buffer) and a
-//!   40-byte entry per record; [`RecordRef`] reads keys, values and header
-//!   values as `&[u8]`, or as [`bytes::Bytes`] slices of that buffer on demand.
-//!   The batch header is held once; offsets and timestamps are computed from it.
+//!   zero-copy and lazy: a batch checks its CRC and keeps the input (or its
+//!   one decompressed buffer); [`RecordBatch::records`] decodes each record
+//!   as it is reached, into a [`RecordRef`] that reads keys, values and
+//!   header values as `&[u8]`, or as [`bytes::Bytes`] slices of that buffer on
+//!   demand, with no allocation per record. A malformed record is reported
+//!   when the iteration reaches it, as Java's client does. The batch header
+//!   is held once; offsets and timestamps are computed from it.
 //! - Encoding: [`RecordBatchBuilder`] appends records one at a time, knowing
 //!   the exact encoded size at each step, and fills in length and CRC at the
 //!   end. [`ControlRecord::encode_batch`] writes transaction markers.
