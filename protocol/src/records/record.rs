@@ -440,8 +440,8 @@ fn layout<const L: usize, const T: usize, const O: usize, const K: usize>(
     let (zvalue, n) = small(u64::from(u16::from_le_bytes([v0, v1])))?;
     p += n;
     let (value, vlen) = small_field(record, zvalue, p)?;
-    p += vlen;
-    if p + 1 != end || record[p] != 0 {
+    // The value ends one byte before the record: there, a header count of 0.
+    if p + vlen + 1 != end || record.last() != Some(&0) {
         return None;
     }
     let entry = Entry {
