@@ -327,7 +327,7 @@ impl RecordBatch {
     }
 
     /// Timestamp of an owned `record` taken from this batch; see
-    /// [`RecordRef::timestamp`].
+    /// [`RecordRef::timestamp`](super::RecordRef::timestamp).
     #[inline]
     pub fn timestamp_of(&self, record: &Record) -> i64 {
         match self.header.timestamp_type() {
