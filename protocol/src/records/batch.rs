@@ -230,7 +230,7 @@ impl BatchHeader {
 /// input, or the decompressed buffer).
 ///
 /// Records are decoded as [`RecordBatch::records`] reaches them, as
-/// [`RecordRef`]s that give keys, values and headers as `&[u8]` or as `Bytes`
+/// [`RecordRef`](super::RecordRef)s that give keys, values and headers as `&[u8]` or as `Bytes`
 /// slices of the buffer, and compute absolute offsets and timestamps from the
 /// header. Decoding a batch therefore costs its CRC check (and decompression)
 /// and allocates nothing per record; like Java's `DefaultRecordBatch`, a
