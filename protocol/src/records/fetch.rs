@@ -37,7 +37,9 @@ pub struct RawBatch {
 }
 
 impl RawBatch {
-    /// Decodes the records (checking the CRC if the options say so).
+    /// Decodes the batch: checks the CRC if the options say so and
+    /// decompresses; the records decode as [`RecordBatch::records`] reaches
+    /// them.
     pub fn decode(&self, options: &DecodeOptions) -> Result<RecordBatch, RecordsError> {
         RecordBatch::decode(&mut self.bytes.clone(), options)
     }
