@@ -407,6 +407,29 @@ pub(crate) fn decode_fast(s: &[u8], start: usize) -> Option<(Entry<'_>, usize)> 
     }
 }
 
+/// The timestamp and offset deltas, of `T` and `O` bytes, at the bottom of
+/// `w`. Two two-byte deltas (every record after the 64th of a batch) are
+/// decoded together, one in each 16-bit half of a word.
+#[inline(always)]
+fn deltas<const T: usize, const O: usize>(w: u64) -> (i64, i32) {
+    if T == 2 && O == 2 {
+        let x = w as u32;
+        // Each half: its low byte's 7 bits, then its high byte's 7 bits.
+        let z = (x & 0x007f_007f) | ((x >> 1) & 0x3f80_3f80);
+        // Zig-zag in each half: the value is z / 2, negated (as !) when odd.
+        let negate = (z & 0x0001_0001).wrapping_mul(0xffff);
+        let v = ((z >> 1) & 0x1fff_1fff) ^ negate;
+        (
+            i64::from(v as u16 as i16),
+            i32::from((v >> 16) as u16 as i16),
+        )
+    } else {
+        let zts = field::<T>(w);
+        let zod = field::<O>(w >> (8 * T));
+        (unzigzag64(u64::from(zts)), unzigzag32(zod))
+    }
+}
+
 /// [`decode_fast`] for one layout: `L`, `T`, `O` and `K` are the byte sizes
 /// of the length, timestamp delta, offset delta and key length varints,
 /// whose bytes (all within `w`) the layout table has checked.
@@ -425,8 +448,7 @@ fn layout<const L: usize, const T: usize, const O: usize, const K: usize>(
     // compiler can drop bounds checks the field checks already imply.
     let record = s.get(..end)?;
     let attributes = (w >> (8 * L)) as u8 as i8;
-    let zts = field::<T>(w >> (8 * (L + 1)));
-    let zod = field::<O>(w >> (8 * (L + 1 + T)));
+    let (timestamp_delta, offset_delta) = deltas::<T, O>(w >> (8 * (L + 1)));
     let zkey = field::<K>(w >> (8 * (L + 1 + T + O)));
     let mut p = start + L + 1 + T + O + K;
     let (key, klen) = small_field(record, zkey, p)?;
@@ -445,8 +467,8 @@ fn layout<const L: usize, const T: usize, const O: usize, const K: usize>(
         return None;
     }
     let entry = Entry {
-        timestamp_delta: unzigzag64(u64::from(zts)),
-        offset_delta: unzigzag32(zod),
+        timestamp_delta,
+        offset_delta,
         key,
         value,
         headers_start: end as u32,
