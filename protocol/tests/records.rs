@@ -99,17 +99,22 @@ fn headers_of(f: &Flat) -> Vec<Header> {
         .collect()
 }
 
+/// The record `f` describes, to push into a builder; `headers` is
+/// `headers_of(f)`, which the record borrows.
+fn new_record<'a>(f: &'a Flat, headers: &'a [Header]) -> NewRecord<'a> {
+    NewRecord {
+        timestamp: f.timestamp,
+        key: f.key.as_deref(),
+        value: f.value.as_deref(),
+        headers,
+    }
+}
+
 fn build(records: &[Flat], builder: RecordBatchBuilder) -> Bytes {
     let mut b = builder;
     for r in records {
         let headers = headers_of(r);
-        b.push(&NewRecord {
-            timestamp: r.timestamp,
-            key: r.key.as_deref(),
-            value: r.value.as_deref(),
-            headers: &headers,
-        })
-        .unwrap();
+        b.push(&new_record(r, &headers)).unwrap();
     }
     b.finish().unwrap()
 }
@@ -190,12 +195,7 @@ fn builder_tracks_exact_size() {
     assert_eq!(b.encoded_size(), BATCH_HEADER_SIZE);
     for r in &records {
         let headers = headers_of(r);
-        let rec = NewRecord {
-            timestamp: r.timestamp,
-            key: r.key.as_deref(),
-            value: r.value.as_deref(),
-            headers: &headers,
-        };
+        let rec = new_record(r, &headers);
         let before = b.encoded_size();
         let predicted = b.size_of(&rec).unwrap();
         assert_eq!(b.push(&rec).unwrap(), predicted);
@@ -218,12 +218,7 @@ fn push_within_cuts_at_the_limit_and_leaves_the_builder_unchanged() {
     let mut refused = 0;
     for r in &records {
         let headers = headers_of(r);
-        let rec = NewRecord {
-            timestamp: r.timestamp,
-            key: r.key.as_deref(),
-            value: r.value.as_deref(),
-            headers: &headers,
-        };
+        let rec = new_record(r, &headers);
         let (before, count) = (b.encoded_size(), b.len());
         let predicted = b.size_of(&rec).unwrap();
         match b.push_within(&rec, limit).unwrap() {
