@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use rkafka_protocol::messages::share_fetch_response::AcquiredRecords;
-use rkafka_protocol::records::{DecodeOptions, FetchBatches};
+use rkafka_protocol::records::{DecodeOptions, FetchBatches, RecordBatch, RecordsError};
 use uuid::Uuid;
 
 use super::record::ShareRecord;
@@ -81,6 +81,57 @@ fn normalise(acquired: &[AcquiredRecords]) -> Vec<(i64, i64, i16)> {
     out
 }
 
+/// Adds the records of `batch` that fall in the acquired `ranges` to
+/// `records` (and their offsets to `handled`), moving `r` through the
+/// ranges. Records decode as they are read: all of the batch is read, and
+/// if any record is malformed nothing of the batch is kept and the error is
+/// returned, so the caller rejects the batch as a whole.
+fn deliver(
+    origin: &Origin,
+    batch: &RecordBatch,
+    ranges: &[(i64, i64, i16)],
+    r: &mut usize,
+    records: &mut Vec<ShareRecord>,
+    handled: &mut Vec<i64>,
+) -> Result<(), RecordsError> {
+    let (r_before, records_before, handled_before) = (*r, records.len(), handled.len());
+    for rec in batch.records() {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => {
+                *r = r_before;
+                records.truncate(records_before);
+                handled.truncate(handled_before);
+                return Err(e);
+            }
+        };
+        let offset = rec.offset();
+        while *r < ranges.len() && ranges[*r].1 < offset {
+            *r += 1;
+        }
+        let Some(&(first, _, count)) = ranges.get(*r) else {
+            continue; // past our ranges, but still read for a malformed record
+        };
+        if offset < first {
+            continue; // not acquired by us
+        }
+        handled.push(offset);
+        records.push(ShareRecord {
+            topic: origin.topic.clone(),
+            partition: origin.partition,
+            offset,
+            key: rec.key_bytes(),
+            value: rec.value_bytes(),
+            headers: rec.headers().map(|h| h.to_header()).collect(),
+            timestamp: rec.timestamp(),
+            delivery_count: count,
+            node: origin.node,
+            topic_id: origin.topic_id,
+        });
+    }
+    Ok(())
+}
+
 /// Extracts the acquired records of one partition answer.
 pub(crate) fn extract(
     origin: &Origin,
@@ -117,55 +168,31 @@ pub(crate) fn extract(
         // librdkafka's mock writes some batches with a CRC of 0; a data
         // batch is checked. A failed check, or a malformed record in a batch
         // whose CRC holds, rejects all of the batch's acquired offsets.
-        let batch = raw.decode(&DecodeOptions::default());
-        let records = batch
-            .as_ref()
-            .map_err(Clone::clone)
-            .and_then(|b| b.records().collect::<Result<Vec<_>, _>>());
-        let records = match records {
-            Ok(records) => records,
-            Err(e) => {
-                let (lo, hi) = (header.base_offset, header.last_offset());
-                for &(first, last, _) in &ranges {
-                    let (a, b) = (first.max(lo), last.min(hi));
-                    if a <= b {
-                        out.corrupt.extend(a..=b);
-                    }
+        let delivered = raw.decode(&DecodeOptions::default()).and_then(|batch| {
+            deliver(
+                origin,
+                &batch,
+                &ranges,
+                &mut r,
+                &mut out.records,
+                &mut handled,
+            )
+        });
+        if let Err(e) = delivered {
+            let (lo, hi) = (header.base_offset, header.last_offset());
+            for &(first, last, _) in &ranges {
+                let (a, b) = (first.max(lo), last.min(hi));
+                if a <= b {
+                    out.corrupt.extend(a..=b);
                 }
-                handled.extend(
-                    out.corrupt
-                        .iter()
-                        .copied()
-                        .filter(|o| (lo..=hi).contains(o)),
-                );
-                out.error = Some(format!("batch at offset {lo}: {e}"));
-                continue;
             }
-        };
-        for rec in records {
-            let offset = rec.offset();
-            while r < ranges.len() && ranges[r].1 < offset {
-                r += 1;
-            }
-            let Some(&(first, _, count)) = ranges.get(r) else {
-                break;
-            };
-            if offset < first {
-                continue; // not acquired by us
-            }
-            handled.push(offset);
-            out.records.push(ShareRecord {
-                topic: origin.topic.clone(),
-                partition: origin.partition,
-                offset,
-                key: rec.key_bytes(),
-                value: rec.value_bytes(),
-                headers: rec.headers().map(|h| h.to_header()).collect(),
-                timestamp: rec.timestamp(),
-                delivery_count: count,
-                node: origin.node,
-                topic_id: origin.topic_id,
-            });
+            handled.extend(
+                out.corrupt
+                    .iter()
+                    .copied()
+                    .filter(|o| (lo..=hi).contains(o)),
+            );
+            out.error = Some(format!("batch at offset {lo}: {e}"));
         }
     }
     cut_short |= batches.incomplete().is_some();

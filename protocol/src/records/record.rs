@@ -60,7 +60,7 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    pub(crate) const NULL: Span = Span { start: 0, len: -1 };
+    const NULL: Span = Span { start: 0, len: -1 };
 
     /// The bytes of the span, `None` for null.
     #[inline(always)]
