@@ -271,21 +271,6 @@ pub(crate) fn next_header<'a>(
     Some((key, value.get(s)))
 }
 
-/// A one- or two-byte varint from the low bytes of `w`: its zig-zag value
-/// and its length, or `None` for a longer (or unterminated) one.
-#[inline(always)]
-fn small(w: u64) -> Option<(u32, usize)> {
-    let b0 = w as u32 & 0xff;
-    if b0 < 0x80 {
-        return Some((b0, 1));
-    }
-    let b1 = (w >> 8) as u32 & 0xff;
-    if b1 < 0x80 {
-        return Some(((b0 & 0x7f) | (b1 << 7), 2));
-    }
-    None
-}
-
 /// A nullable length-prefixed field of `s` whose zig-zag length is `z`,
 /// starting at `at`: its bytes and byte length, or `None` for a negative
 /// length other than -1 (null) or one running past `s`.
@@ -299,6 +284,40 @@ fn small_field(s: &[u8], z: u32, at: usize) -> Option<(Option<&[u8]>, usize)> {
         return Some((None, 0));
     }
     None
+}
+
+/// The value of a header-less record whose value length starts at `p` and
+/// whose bytes `record` end with the header count: `None` unless the record
+/// is its value length, the value and a header count of 0, with a value
+/// length of one or two bytes.
+///
+/// Such a record leaves only one value length possible for each size of its
+/// varint, so rather than parse the varint this computes the bytes it must
+/// be and compares: fewer instructions and one predictable branch (on the
+/// varint's size, which values in a batch share).
+#[inline(always)]
+fn value_to_end(record: &[u8], p: usize) -> Option<Option<&[u8]>> {
+    let rest = record.get(p..)?;
+    // The record's last byte is the header count.
+    if record.last() != Some(&0) {
+        return None;
+    }
+    // If the value length takes one byte, the value is all but that byte
+    // and the count; `one` wraps (and fails both checks) if fewer remain.
+    let one = rest.len().wrapping_sub(2);
+    if one < 64 {
+        // A one-byte zig-zag length: 2 * len.
+        return (rest[0] == (one as u8) << 1).then(|| rest.get(1..1 + one));
+    }
+    let two = one.wrapping_sub(1);
+    if two >= 8192 {
+        return None;
+    }
+    let z = (two as u16) << 1;
+    // Low 7 bits with the continuation bit, then the high 7 bits.
+    let expected = (z & 0x7f) | 0x80 | ((z << 1) & 0x7f00);
+    let &b = rest.first_chunk::<2>()?;
+    (u16::from_le_bytes(b) == expected).then(|| rest.get(2..2 + two))
 }
 
 /// The varint of `N` (1 or 2) bytes at the bottom of `w`, whose continuation
@@ -453,19 +472,7 @@ fn layout<const L: usize, const T: usize, const O: usize, const K: usize>(
     let mut p = start + L + 1 + T + O + K;
     let (key, klen) = small_field(record, zkey, p)?;
     p += klen;
-    // The value length, the value and the header count (one byte) must end
-    // exactly at the record's end; the value length takes at least one byte
-    // and the count one, so two bytes must remain.
-    let [v0, v1, ..] = *record.get(p..)? else {
-        return None;
-    };
-    let (zvalue, n) = small(u64::from(u16::from_le_bytes([v0, v1])))?;
-    p += n;
-    let (value, vlen) = small_field(record, zvalue, p)?;
-    // The value ends one byte before the record: there, a header count of 0.
-    if p + vlen + 1 != end || record.last() != Some(&0) {
-        return None;
-    }
+    let value = value_to_end(record, p)?;
     let entry = Entry {
         timestamp_delta,
         offset_delta,
