@@ -9,27 +9,9 @@ use std::time::Duration;
 use common::*;
 use rkafka_tests::MockConfig;
 
-async fn run_example(args: &[&str]) -> String {
-    let example =
-        rkafka_tests::build_example("rkafka", "produce").unwrap_or_else(|e| panic!("{e}"));
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(example)
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the example finished in time")
-    .expect("the example ran");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+fn run_example(args: &[&str]) -> String {
+    rkafka_tests::run_example("rkafka", "produce", args, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,8 +27,7 @@ async fn the_produce_example_delivers_plain_and_transactional_records() {
         "example",
         "--count",
         "50",
-    ])
-    .await;
+    ]);
     assert!(
         out.contains("sent 50 records (0 failed) to example"),
         "{out}"
@@ -62,8 +43,7 @@ async fn the_produce_example_delivers_plain_and_transactional_records() {
         "zstd",
         "--transactional-id",
         "example-tx",
-    ])
-    .await;
+    ]);
     assert!(out.contains("sent 20 records (0 failed)"), "{out}");
 
     let client = reader(&bootstrap).await;

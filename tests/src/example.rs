@@ -1,7 +1,8 @@
 //! Building a package's runnable example so a test can run the real binary.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::HarnessError;
 
@@ -48,4 +49,19 @@ pub fn build_example(package: &str, name: &str) -> Result<PathBuf, HarnessError>
                 .into(),
         }),
     }
+}
+
+/// Builds `package`'s example `name` ([`build_example`]), runs it with `args` and
+/// returns its stdout. It must exit successfully within `timeout`: a failure or a
+/// timeout is an error carrying its status, stdout and stderr. Blocking: from an
+/// async test, call it through `tokio::task::spawn_blocking`.
+pub fn run_example(
+    package: &str,
+    name: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<String, HarnessError> {
+    let mut command = Command::new(build_example(package, name)?);
+    command.args(args).stdin(Stdio::null());
+    crate::process::run_to_end(&format!("example {name}"), command, timeout)
 }

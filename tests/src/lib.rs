@@ -14,7 +14,8 @@
 //! - [`run_python`] and [`librdkafka_roundtrip`]: `confluent_kafka` as a cross-check client.
 //! - [`external_bootstrap`] and [`skip_if_external!`]: running the suite against a broker
 //!   named by `KAFKA_BOOTSTRAP` instead.
-//! - [`build_example`]: the real binary of a runnable example, for tests that run it.
+//! - [`build_example`] and [`run_example`]: the real binary of a runnable example, for
+//!   tests that run it.
 //! - `KafkaContainer` (feature `testcontainers`): the official `apache/kafka` 4.x image
 //!   with share groups enabled, where a Docker engine is available.
 
@@ -35,7 +36,7 @@ mod tls;
 #[cfg(feature = "testcontainers")]
 pub use container::{KafkaContainer, KAFKA_IMAGE_TAG};
 pub use error::HarnessError;
-pub use example::build_example;
+pub use example::{build_example, run_example};
 pub use external::{
     external_bootstrap, skips_when_external, BrokerUnderTest, EXTERNAL_BOOTSTRAP_ENV,
 };

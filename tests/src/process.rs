@@ -163,3 +163,53 @@ pub(crate) fn bash_script(script: &Path) -> Command {
     command.arg(script);
     command
 }
+
+/// Runs `command` to its end and returns its stdout (`what` names it in errors). A
+/// non-zero exit is [`HarnessError::Failed`] and running past `timeout` is
+/// [`HarnessError::Timeout`] (the process group is killed); both carry its stderr.
+pub(crate) fn run_to_end(
+    what: &str,
+    mut command: Command,
+    timeout: Duration,
+) -> Result<String, HarnessError> {
+    command.stdout(Stdio::piped());
+    let mut process = PeerProcess::spawn(what, command)?;
+    let mut stdout = process.child_mut().stdout.take().expect("stdout was piped");
+    // Read concurrently: a child that fills the pipe would otherwise never exit.
+    let reader = thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = process.exit_status() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let detail = process.stderr_tail();
+            drop(process); // kills it, which closes stdout and ends the reader
+            let _ = reader.join();
+            return Err(HarnessError::Timeout {
+                what: format!("{what} finishing"),
+                after: timeout,
+                detail,
+            });
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    // The stderr reader finishes once the pipe closes, just after exit.
+    thread::sleep(Duration::from_millis(20));
+    if status.success() {
+        Ok(stdout)
+    } else {
+        Err(HarnessError::Failed {
+            what: what.to_owned(),
+            detail: format!(
+                "{status}\nstdout:\n{stdout}\nstderr:\n{}",
+                process.stderr_tail()
+            ),
+        })
+    }
+}

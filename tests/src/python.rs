@@ -1,12 +1,9 @@
 //! The venv's Python with `confluent_kafka` (librdkafka 2.16) as a cross-check client.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::paths::venv_python;
-use crate::process::PeerProcess;
 use crate::HarnessError;
 
 /// Runs `code` (`python -c code args...`, so the arguments are `sys.argv[1:]`) with the
@@ -23,45 +20,7 @@ pub fn run_python(code: &str, args: &[&str], timeout: Duration) -> Result<String
         .stdout(Stdio::piped())
         // Python buffers stdout when it is a pipe; all of it is read at exit anyway.
         .env("PYTHONUNBUFFERED", "1");
-    let mut process = PeerProcess::spawn("python", command)?;
-    let mut stdout = process.child_mut().stdout.take().expect("stdout was piped");
-    // Read concurrently: a child that fills the pipe would otherwise never exit.
-    let reader = thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        out
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = process.exit_status() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let detail = process.stderr_tail();
-            drop(process); // kills it, which closes stdout and ends the reader
-            let _ = reader.join();
-            return Err(HarnessError::Timeout {
-                what: "the Python snippet finishing".into(),
-                after: timeout,
-                detail,
-            });
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let stdout = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
-    // The stderr reader finishes once the pipe closes, just after exit.
-    thread::sleep(Duration::from_millis(20));
-    if status.success() {
-        Ok(stdout)
-    } else {
-        Err(HarnessError::Failed {
-            what: "the Python snippet".into(),
-            detail: format!(
-                "{status}\nstdout:\n{stdout}\nstderr:\n{}",
-                process.stderr_tail()
-            ),
-        })
-    }
+    crate::process::run_to_end("the Python snippet", command, timeout)
 }
 
 /// Produces `count` records (key `k<i>`, value `v<i>`) to partition 0 of `topic` with
