@@ -19,22 +19,13 @@ use rkafka_protocol::messages::{
     fetch_response, produce_request, FetchResponse, ProduceRequest, RequestHeader,
 };
 use rkafka_protocol::records::{
-    Compression, DecodeOptions, FetchBatches, NewRecord, RecordBatch, RecordBatchBuilder,
+    Compression, DecodeOptions, FetchBatches, NewRecord, RecordBatchBuilder,
 };
 use rkafka_protocol::{Message, Request};
 use uuid::Uuid;
+use workload::{decode_ours, decode_theirs, encode_ours, value, KEY, RECORDS, TS};
 
-const RECORDS: usize = 1_000;
-const TS: i64 = 1_700_000_000_000;
-const KEY: [u8; 10] = *b"key-000042";
-
-/// A 100-byte value of mixed text, so compressors have something to do
-/// without it being trivially repetitive.
-fn value() -> Vec<u8> {
-    (0..100u32)
-        .map(|i| b"the quick brown fox jumps over the lazy dog 0123456789"[(i * 7 % 53) as usize])
-        .collect()
-}
+mod workload;
 
 const CODECS: [(Compression, kpr::Compression, &str); 5] = [
     (Compression::None, kpr::Compression::None, "none"),
@@ -43,20 +34,6 @@ const CODECS: [(Compression, kpr::Compression, &str); 5] = [
     (Compression::Lz4, kpr::Compression::Lz4, "lz4"),
     (Compression::Zstd, kpr::Compression::Zstd, "zstd"),
 ];
-
-fn encode_ours(codec: Compression, value: &[u8]) -> Bytes {
-    let mut b = RecordBatchBuilder::with_capacity(130_000).compression(codec);
-    for i in 0..RECORDS as i64 {
-        b.push(&NewRecord {
-            timestamp: TS + i,
-            key: Some(&KEY),
-            value: Some(value),
-            headers: &[],
-        })
-        .expect("record fits");
-    }
-    b.finish().expect("batch encodes")
-}
 
 fn kp_records(value: &[u8]) -> Vec<kpr::Record> {
     (0..RECORDS as i64)
@@ -93,26 +70,6 @@ fn encode_theirs(records: &[kpr::Record], codec: kpr::Compression) -> Bytes {
     )
     .expect("kafka-protocol encodes");
     buf.freeze()
-}
-
-/// Parse the batch and read every record, so lazy and eager decoders do the same work.
-fn decode_ours(bytes: &Bytes, opts: &DecodeOptions) -> usize {
-    let batch = RecordBatch::decode(&mut bytes.clone(), opts).expect("decodes");
-    let mut n = 0;
-    for r in batch.records() {
-        let r = r.expect("record");
-        black_box((r.offset(), r.timestamp(), r.key(), r.value()));
-        n += 1;
-    }
-    n
-}
-
-fn decode_theirs(bytes: &Bytes) -> usize {
-    let set = kpr::RecordBatchDecoder::decode(&mut bytes.clone()).expect("decodes");
-    for r in &set.records {
-        black_box((r.offset, r.timestamp, &r.key, &r.value));
-    }
-    set.records.len()
 }
 
 fn batches(c: &mut Criterion) {
