@@ -53,8 +53,9 @@ pub fn build_example(package: &str, name: &str) -> Result<PathBuf, HarnessError>
 
 /// Builds `package`'s example `name` ([`build_example`]), runs it with `args` and
 /// returns its stdout. It must exit successfully within `timeout`: a failure or a
-/// timeout is an error carrying its status, stdout and stderr. Blocking: from an
-/// async test, call it through `tokio::task::spawn_blocking`.
+/// timeout is an error carrying its status, stdout and stderr. It blocks the calling
+/// thread: an async test may call it directly when nothing in its runtime has to make
+/// progress meanwhile (the peers are other processes), else through `spawn_blocking`.
 pub fn run_example(
     package: &str,
     name: &str,

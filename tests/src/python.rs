@@ -17,8 +17,8 @@ pub fn run_python(code: &str, args: &[&str], timeout: Duration) -> Result<String
         .arg(code)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        // Python buffers stdout when it is a pipe; all of it is read at exit anyway.
+        // Python buffers stdout when it is a pipe (run_to_end pipes it); all of it is
+        // read at exit anyway.
         .env("PYTHONUNBUFFERED", "1");
     crate::process::run_to_end("the Python snippet", command, timeout)
 }
