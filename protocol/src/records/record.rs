@@ -313,11 +313,12 @@ fn value_to_end(record: &[u8], p: usize) -> Option<Option<&[u8]>> {
     if two >= 8192 {
         return None;
     }
-    let z = (two as u16) << 1;
-    // Low 7 bits with the continuation bit, then the high 7 bits.
-    let expected = (z & 0x7f) | 0x80 | ((z << 1) & 0x7f00);
+    let z = (two as u32) << 1;
+    // Low 7 bits with the continuation bit, then the high 7 bits one place
+    // up: adding z's bits from 7 up to z moves them there (z < 2^14).
+    let expected = z + (z & !0x7f) + 0x80;
     let &b = rest.first_chunk::<2>()?;
-    (u16::from_le_bytes(b) == expected).then(|| rest.get(2..2 + two))
+    (u32::from(u16::from_le_bytes(b)) == expected).then(|| rest.get(2..2 + two))
 }
 
 /// The varint of `N` (1 or 2) bytes at the bottom of `w`, whose continuation
@@ -333,9 +334,24 @@ fn field<const N: usize>(w: u64) -> u32 {
 }
 
 /// The continuation bits (bit 7) of the eight bytes of `w`, as bit i for byte i.
+///
+/// On x86_64 this is SSE2's byte-sign mask (two instructions, where the
+/// portable multiply-and-shift takes five and two 64-bit constants, which
+/// the decode loop has no spare registers to keep).
 #[inline(always)]
 fn continuation_bits(w: u64) -> usize {
-    ((w & 0x8080_8080_8080_8080).wrapping_mul(0x0002_0408_1020_4081) >> 56) as usize
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_cvtsi64_si128, _mm_movemask_epi8};
+        // SAFETY: SSE2 is part of the x86_64 baseline, so these are always available.
+        let bits = unsafe { _mm_movemask_epi8(_mm_cvtsi64_si128(w as i64)) };
+        // Only the low eight bits can be set; saying so drops a bounds check.
+        usize::from(bits as u8)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        ((w & 0x8080_8080_8080_8080).wrapping_mul(0x0002_0408_1020_4081) >> 56) as usize
+    }
 }
 
 /// The layout of a record's first eight bytes, read off their continuation
@@ -403,7 +419,11 @@ const SHAPES: [u8; 256] = {
 /// `s.len()` must fit in `u32`.
 #[inline(always)]
 pub(crate) fn decode_fast(s: &[u8], start: usize) -> Option<(Entry<'_>, usize)> {
-    let w = u64::from_le_bytes(*s.get(start..)?.first_chunk::<8>()?);
+    // `start` is below 2^32 (`s.len()` fits in u32), which the compiler
+    // sees through the cast: `start + 8` cannot overflow, so the load needs
+    // one bounds check rather than two.
+    let start = start as u32 as usize;
+    let w = u64::from_le_bytes(*s.get(start..start + 8)?.first_chunk::<8>()?);
     // Ids are below 16; the mask lets the compiler drop the jump table's
     // range check.
     match SHAPES[continuation_bits(w)] & 15 {
