@@ -302,23 +302,27 @@ fn value_to_end(record: &[u8], p: usize) -> Option<Option<&[u8]>> {
     if record.last() != Some(&0) {
         return None;
     }
-    // If the value length takes one byte, the value is all but that byte
-    // and the count; `one` wraps (and fails both checks) if fewer remain.
+    // If the value length takes two bytes, the value is all but those and
+    // the count. Lengths 63 to 8191 (those above 62 that fit 14 bits of
+    // zig-zag) take two bytes; one range check picks them first, as values
+    // of 64 bytes and more are the common case.
+    let two = rest.len().wrapping_sub(3);
+    if two.wrapping_sub(63) < 8192 - 63 {
+        let z = (two as u32) << 1;
+        // Low 7 bits with the continuation bit, then the high 7 bits one
+        // place up: adding z's bits from 7 up to z moves them there (z < 2^14).
+        let expected = z + (z & !0x7f) + 0x80;
+        let &b = rest.first_chunk::<2>()?;
+        return (u32::from(u16::from_le_bytes(b)) == expected).then(|| rest.get(2..2 + two));
+    }
+    // Else a one-byte length, all but that byte and the count; `one` wraps
+    // (and fails the check) if fewer than two bytes remain.
     let one = rest.len().wrapping_sub(2);
     if one < 64 {
         // A one-byte zig-zag length: 2 * len.
         return (rest[0] == (one as u8) << 1).then(|| rest.get(1..1 + one));
     }
-    let two = one.wrapping_sub(1);
-    if two >= 8192 {
-        return None;
-    }
-    let z = (two as u32) << 1;
-    // Low 7 bits with the continuation bit, then the high 7 bits one place
-    // up: adding z's bits from 7 up to z moves them there (z < 2^14).
-    let expected = z + (z & !0x7f) + 0x80;
-    let &b = rest.first_chunk::<2>()?;
-    (u32::from(u16::from_le_bytes(b)) == expected).then(|| rest.get(2..2 + two))
+    None
 }
 
 /// The varint of `N` (1 or 2) bytes at the bottom of `w`, whose continuation
