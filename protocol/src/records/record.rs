@@ -534,6 +534,7 @@ mod tests {
             out.push(z as u8);
         };
         let mut taken = 0;
+        let (mut boundary, mut long) = (0, 0);
         let mut layouts = [0u32; 17];
         for i in 0..300_000 {
             let len = 24 + (next() % 200) as usize;
@@ -548,7 +549,13 @@ mod tests {
                     _ => 1 << 13,
                 };
                 let key = (next() % 3 != 0).then(|| (next() % 70) as usize);
-                let value = (next() % 4 != 0).then(|| (next() % 90) as usize);
+                // Mostly short values, sometimes at the one/two-byte length
+                // boundary or as long as a two-byte record length allows.
+                let value = (next() % 4 != 0).then(|| match next() % 8 {
+                    0 => 62 + (next() % 4) as usize,
+                    1 => 8_100 + (next() % 90) as usize,
+                    _ => (next() % 90) as usize,
+                });
                 let mut body = vec![0u8];
                 varint(&mut body, (next() % size(next())) as u32);
                 varint(&mut body, (next() % size(next())) as u32);
@@ -565,10 +572,14 @@ mod tests {
                 let mut rec = Vec::new();
                 varint(&mut rec, (body.len() << 1) as u32);
                 rec.extend_from_slice(&body);
+                // Long records are mostly kept whole, sometimes truncated.
+                if rec.len() > s.len() && next() % 4 != 0 {
+                    s.resize(rec.len() + (next() % 8) as usize, 0);
+                }
                 let n = rec.len().min(s.len());
                 s[..n].copy_from_slice(&rec[..n]);
                 if next() % 4 == 0 {
-                    let at = (next() as usize) % len;
+                    let at = (next() as usize) % s.len();
                     s[at] = next() as u8;
                 }
             }
@@ -580,10 +591,17 @@ mod tests {
             let general = decode_general(&s, 0, &mut entry).map(|end| (entry, end));
             if let Some(decoded) = fast {
                 taken += 1;
+                match decoded.0.value.map(<[u8]>::len) {
+                    Some(62..=65) => boundary += 1,
+                    Some(8_100..) => long += 1,
+                    _ => {}
+                }
                 assert_eq!(general, Ok(decoded), "input {s:?}");
             }
         }
         assert!(taken > 100_000, "fast path taken only {taken} times");
+        // Values at the one/two-byte length boundary and long ones were decoded too.
+        assert!(boundary > 3_000 && long > 3_000, "{boundary} {long}");
         // Every layout was tried many times (a two-byte key length after
         // two-byte length and deltas starts at byte 7, so it has none).
         assert!(layouts[1..16].iter().all(|&n| n > 300), "{layouts:?}");
