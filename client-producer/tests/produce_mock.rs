@@ -400,6 +400,66 @@ async fn a_batch_refused_as_too_large_is_split_and_every_record_delivered() {
     .expect("in time");
 }
 
+/// A batch refused as too large while later batches of its partition are
+/// in flight. Its halves keep its sequence range; the later batches, which
+/// the mock refuses as out of order (it checks a transactional producer's
+/// sequences, as Kafka checks every idempotent one), go again after them;
+/// every record arrives once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_split_with_later_batches_in_flight_keeps_the_order() {
+    rkafka_tests::skip_if_external!("injects errors into the mock");
+    const N: usize = 3_000;
+    let mock = mock(MockConfig::brokers(1).topic("split5", 1, 1));
+    tokio::time::timeout(LIMIT, async {
+        let mut cfg = config(mock.bootstrap());
+        cfg.transactional_id = Some("split5-txn".into());
+        // About 60 records a batch, so the burst below keeps five in flight.
+        cfg.batch_size = 1024;
+        let producer = Producer::connect(cfg).await.unwrap();
+        producer.init_transactions().await.unwrap();
+        producer.begin_transaction().await.unwrap();
+        // The partition joins the transaction before the burst.
+        producer
+            .send(ProducerRecord::new("split5", "warm"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        control(&mock, "errors 0 MESSAGE_TOO_LARGE").await;
+        let mut ds = Vec::with_capacity(N);
+        for i in 0..N {
+            let r = ProducerRecord::new("split5", format!("{i:05}"));
+            ds.push(producer.send(r).await.unwrap());
+        }
+        for d in ds {
+            d.await.expect("delivered after the split");
+        }
+        producer.commit_transaction().await.unwrap();
+        producer.close(Duration::from_secs(5)).await.unwrap();
+        let back = fetch_all(&reader(mock.bootstrap()).await, "split5", 0).await;
+        let values: Vec<String> = back
+            .iter()
+            .filter(|r| r.control.is_none())
+            .skip(1)
+            .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+            .collect();
+        let want: Vec<String> = (0..N).map(|i| format!("{i:05}")).collect();
+        assert!(
+            values == want,
+            "{} records back, first differences: {:?}",
+            values.len(),
+            values
+                .iter()
+                .zip(&want)
+                .filter(|(a, b)| a != b)
+                .take(3)
+                .collect::<Vec<_>>()
+        );
+    })
+    .await
+    .expect("in time");
+}
+
 /// Sends one idempotent batch of one record with base sequence 5 (the
 /// broker expects 0 from a new producer) and returns the partition's error.
 async fn produce_out_of_sequence(

@@ -293,27 +293,36 @@ impl Sender {
         }
     }
 
-    /// Splits a batch refused as too large and puts both halves first in
-    /// its queue, to be numbered afresh: the broker refused the batch, so
-    /// its sequence is the next one the broker expects. Gives the batch
-    /// back when it cannot be split, or when other batches of the partition
-    /// already hold later sequences (they would have to be renumbered).
+    /// Splits a batch refused as too large and puts both halves back in
+    /// its queue ahead of every later batch (Java's `splitAndReenqueue`).
+    /// Gives the batch back when it cannot be split.
+    ///
+    /// A numbered batch's halves share its sequence range: the first half
+    /// takes its base sequence, the second the rest. The broker refused the
+    /// whole batch, so it still expects that base sequence; batches sent
+    /// after it keep their numbers, are refused as out of order meanwhile
+    /// (`classify` retries them) and go again after the halves, in sequence
+    /// order. The halves go one at a time (`may_send_front`), so a half
+    /// that is still too large is split again before anything follows it.
     fn split(&mut self, topic: &str, partition: i32, batch: Batch) -> Result<(), Box<Batch>> {
         let settings = self.settings;
         let Some(q) = self.queue(topic, partition) else {
             return Err(Box::new(batch));
         };
-        let numbered = batch.base_sequence.is_some();
-        if numbered && (q.in_flight > 0 || q.batches.iter().any(|b| b.base_sequence.is_some())) {
-            return Err(Box::new(batch));
-        }
         let seq = batch.base_sequence;
-        let (first, second) = batch.split(settings)?;
-        if let Some(seq) = seq {
-            q.next_sequence = seq;
+        let (mut first, mut second) = batch.split(settings)?;
+        match seq {
+            Some(seq) => {
+                first.base_sequence = Some(seq);
+                second.base_sequence = Some(increment_sequence(seq, first.count() as i32));
+                q.requeue(second);
+                q.requeue(first);
+            }
+            None => {
+                q.batches.push_front(second);
+                q.batches.push_front(first);
+            }
         }
-        q.batches.push_front(second);
-        q.batches.push_front(first);
         Ok(())
     }
 
