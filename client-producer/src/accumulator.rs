@@ -24,6 +24,7 @@ use rkafka_protocol::records::NewRecord;
 use rkafka_protocol::ErrorCode;
 use tokio::time::Instant;
 
+use crate::availability::Unavailable;
 use crate::batch::{Batch, BatchSettings};
 use crate::config::ProducerConfig;
 use crate::delivery::{Completion, DeliveryFuture};
@@ -42,6 +43,9 @@ pub(crate) struct Accumulator {
     ignore_keys: bool,
     adaptive: bool,
     metadata: MetadataWatch,
+    /// Leaders past `partitioner.availability.timeout.ms`, from the sender
+    /// task: their partitions get no new records without a key.
+    unavailable: Unavailable,
     topics: HashMap<Arc<str>, TopicBatches, BuildHasherDefault<TopicHasher>>,
     /// Open batches in the order they were opened, which (with one
     /// `linger.ms` for all) is the order they are due in. An entry whose
@@ -113,7 +117,11 @@ impl Clock {
 }
 
 impl Accumulator {
-    pub(crate) fn new(cfg: &ProducerConfig, metadata: MetadataWatch) -> Self {
+    pub(crate) fn new(
+        cfg: &ProducerConfig,
+        metadata: MetadataWatch,
+        unavailable: Unavailable,
+    ) -> Self {
         let clock = Clock::now();
         Self {
             settings: BatchSettings::of(cfg),
@@ -122,6 +130,7 @@ impl Accumulator {
             ignore_keys: cfg.partitioner_ignore_keys,
             adaptive: cfg.partitioner_adaptive_partitioning_enable,
             metadata,
+            unavailable,
             topics: HashMap::default(),
             due: VecDeque::new(),
             next_serial: 0,
@@ -201,7 +210,7 @@ impl Accumulator {
                     (None, Some(k)) if !self.ignore_keys => key_partition(k, partitions),
                     _ => {
                         let (load, metadata) = (&topic.load, &self.metadata);
-                        let adaptive = self.adaptive;
+                        let (adaptive, unavailable) = (self.adaptive, &self.unavailable);
                         topic.sticky.next(
                             partitions,
                             memory.saturating_sub(crate::record::RECORD_OVERHEAD),
@@ -209,10 +218,12 @@ impl Accumulator {
                             || {
                                 adaptive.then(|| {
                                     let meta = metadata.current().topic(&record.topic);
+                                    let down = unavailable.borrow().clone();
                                     let waiting: Vec<Option<u32>> = (0..partitions)
                                         .map(|p| {
                                             meta.and_then(|m| m.partitions.get(&p))
                                                 .and_then(|pm| pm.leader)
+                                                .filter(|l| down.binary_search(l).is_err())
                                                 .map(|_| load.waiting(p as usize))
                                         })
                                         .collect();
@@ -468,7 +479,8 @@ mod tests {
             .batch_size(batch_size)
             .linger(linger)
             .build();
-        Accumulator::new(&cfg, MetadataWatch::fixed(Arc::new(metadata)))
+        let (_, unavailable) = crate::availability::Availability::new(Duration::ZERO);
+        Accumulator::new(&cfg, MetadataWatch::fixed(Arc::new(metadata)), unavailable)
     }
 
     fn record(value: &[u8]) -> ProducerRecord<'_> {

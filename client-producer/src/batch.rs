@@ -159,6 +159,8 @@ impl Batch {
         second.memory = self.memory - first.memory;
         for h in [&mut first, &mut second] {
             h.attempts = self.attempts;
+            // Counted in the partition's load once queued.
+            h.waiting = self.waiting.sibling();
         }
         Ok((first, second))
     }

@@ -113,6 +113,13 @@ pub struct ProducerConfig {
     /// often (KIP-794); false picks uniformly.
     #[builder(default = true)]
     pub partitioner_adaptive_partitioning_enable: bool,
+    /// `partitioner.availability.timeout.ms` (default 0: off): with
+    /// adaptive partitioning, records without a key skip the partitions of
+    /// a leader that had batches ready for longer than this without the
+    /// producer being able to send it a request (all it allows in flight
+    /// unanswered, or the broker unreachable), until it takes one again.
+    #[builder(default = Duration::ZERO)]
+    pub partitioner_availability_timeout: Duration,
     /// `transactional.id`: turns on transactions.
     #[builder(into)]
     pub transactional_id: Option<String>,
@@ -222,6 +229,7 @@ mod tests {
         assert_eq!(c.max_block, Duration::from_secs(60));
         assert_eq!(c.max_request_size, 1 << 20);
         assert!(c.partitioner_adaptive_partitioning_enable);
+        assert_eq!(c.partitioner_availability_timeout, Duration::ZERO);
         assert!(c.idempotence());
         c.validate().unwrap();
     }

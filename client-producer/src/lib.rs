@@ -24,8 +24,10 @@
 //! bytes, split), `sender/` (the task: `mod.rs` the loop and batch intake,
 //! `queue.rs` a partition's waiting batches and sequences, `drain.rs`
 //! request packing, `response.rs` the per-partition outcome rules, `io.rs`
-//! the requests), `partitioner.rs`, `txn.rs` (transaction state and the
-//! handle's transaction calls), `config.rs`, `record.rs`, `delivery.rs`,
+//! the requests), `partitioner.rs`, `load.rs` (batches waiting per
+//! partition, for KIP-794), `availability.rs` (leaders past
+//! `partitioner.availability.timeout.ms`), `txn.rs` (transaction state and
+//! the handle's transaction calls), `config.rs`, `record.rs`, `delivery.rs`,
 //! `error.rs`.
 //!
 //! # Invariants that are not obvious from one file
@@ -34,8 +36,10 @@
 //!   belongs to the sender task, which alone changes producer state. The
 //!   handles share nothing with the task but the channel, the
 //!   `buffer.memory` semaphore (whose permits `send` takes and the task
-//!   gives back on completion) and the write-once delivery state the
-//!   `DeliveryFuture`s read (`delivery.rs`).
+//!   gives back on completion), the write-once delivery state the
+//!   `DeliveryFuture`s read (`delivery.rs`), the per-partition waiting
+//!   counts (`load.rs`, atomics) and a watch of unavailable leaders
+//!   (`availability.rs`, written by the task only).
 //! - Batches leave the accumulator only while its lock is held, so one
 //!   partition's batches reach the task in the order they were filled.
 //! - Deliveries complete per batch: the task writes one outcome per batch,
@@ -57,6 +61,7 @@
 #![deny(missing_docs)]
 
 mod accumulator;
+mod availability;
 mod batch;
 pub mod config;
 mod delivery;

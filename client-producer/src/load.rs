@@ -63,6 +63,16 @@ impl Waiting {
         w
     }
 
+    /// An entry for another batch of the same partition, not counted yet
+    /// (for the halves of a split batch, counted when they are queued).
+    pub(crate) fn sibling(&self) -> Self {
+        Self {
+            load: self.load.clone(),
+            partition: self.partition,
+            counted: false,
+        }
+    }
+
     /// The batch waits (again, when it must be resent).
     pub(crate) fn wait(&mut self) {
         if !self.counted {
@@ -117,5 +127,20 @@ mod tests {
         let grown = load.grown(3);
         assert_eq!(grown.waiting(2), 0);
         Waiting::default().leave();
+        let mut half = a_sibling(&grown);
+        half.wait();
+        assert_eq!(grown.waiting(2), 1);
+    }
+
+    fn a_sibling(load: &Arc<QueueLoad>) -> Waiting {
+        let w = Waiting::new(load.clone(), 2);
+        let s = w.sibling();
+        drop(w);
+        assert_eq!(
+            load.waiting(2),
+            0,
+            "a sibling is not counted until it waits"
+        );
+        s
     }
 }

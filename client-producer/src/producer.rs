@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
 use crate::accumulator::{Accumulator, Clock};
+use crate::availability::Availability;
 use crate::batch::Batch;
 use crate::config::ProducerConfig;
 use crate::delivery::DeliveryFuture;
@@ -169,6 +170,7 @@ impl Producer {
         ));
         let (tx, rx) = mpsc::unbounded_channel();
         let gate = Arc::new(SendGate::new(cfg.transactional_id.is_some()));
+        let (availability, unavailable) = Availability::new(cfg.partitioner_availability_timeout);
         let sender = Sender::new(
             client.clone(),
             cfg.clone(),
@@ -176,9 +178,10 @@ impl Producer {
             memory.clone(),
             producer,
             gate.clone(),
+            availability,
         );
         tokio::spawn(sender.run());
-        let accumulator = Accumulator::new(&cfg, client.watch_metadata());
+        let accumulator = Accumulator::new(&cfg, client.watch_metadata(), unavailable);
         let linger_wake = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
             tx,

@@ -574,6 +574,62 @@ async fn unkeyed_records_move_away_from_a_slow_broker() {
     .expect("in time");
 }
 
+/// `partitioner.availability.timeout.ms`: once a leader has had batches
+/// ready for longer than the timeout with every request it allows in
+/// flight unanswered, records without a key skip its partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unkeyed_records_skip_a_leader_past_the_availability_timeout() {
+    rkafka_tests::skip_if_external!("slows one mock broker down");
+    // Off (the default), adaptive partitioning alone still sends some.
+    let off = stalled_leader_share(Duration::ZERO, 200, 300).await;
+    assert!(off > 30, "{off} of 300 records on the stalled leader");
+    let on = stalled_leader_share(Duration::from_millis(100), 1_000, 1_000).await;
+    // At most the rest of a batch the sticky choice had already started.
+    assert!(on <= 20, "{on} of 1,000 records on the stalled leader");
+}
+
+/// Partitions 0 and 1 on broker 1, 2 and 3 on broker 2, which answers
+/// `rtt_ms` late and, with one request in flight, stalls once records for
+/// partition 2 fill a few batches. 200 ms later, `n` records without a
+/// key: how many went to broker 2's partitions. (With a 1 s delay they are
+/// all placed before broker 2 answers its first request.)
+async fn stalled_leader_share(availability_timeout: Duration, rtt_ms: u64, n: usize) -> usize {
+    let mock = mock(MockConfig::brokers(2).topic("stalled", 4, 1));
+    tokio::time::timeout(LIMIT, async {
+        for (p, leader) in [(0, 1), (1, 1), (2, 2), (3, 2)] {
+            control(&mock, &format!("leader stalled {p} {leader}")).await;
+        }
+        control(&mock, &format!("rtt 2 {rtt_ms}")).await;
+        let mut cfg = config(mock.bootstrap());
+        // About 16 records a batch: the sticky partition changes often.
+        cfg.batch_size = 2_000;
+        cfg.max_in_flight_requests_per_connection = 1;
+        cfg.partitioner_availability_timeout = availability_timeout;
+        let producer = Producer::connect(cfg).await.unwrap();
+        let mut deliveries = Vec::new();
+        for i in 0..40 {
+            let r = ProducerRecord::new("stalled", format!("{i:0>100}")).with_partition(2);
+            deliveries.push(producer.send(r).await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for i in 0..n {
+            let r = ProducerRecord::new("stalled", format!("{i:0>100}"));
+            deliveries.push(producer.send(r).await.unwrap());
+        }
+        let mut on_stalled = 0;
+        for d in deliveries.split_off(40) {
+            on_stalled += usize::from(d.await.unwrap().partition >= 2);
+        }
+        for d in deliveries {
+            d.await.unwrap();
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        on_stalled
+    })
+    .await
+    .expect("in time")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acks_0_records_are_written_and_report_no_offset() {
     rkafka_tests::skip_if_external!("reads back a fresh mock topic from offset 0");

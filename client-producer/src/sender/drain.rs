@@ -54,6 +54,10 @@ impl Sender {
         if !blocked {
             while self.drain_round(now, &mut wake) {}
         }
+        self.availability.publish();
+        if let Some(at) = self.availability.wake_at(now) {
+            wake = wake.min(at);
+        }
         wake
     }
 
@@ -139,6 +143,14 @@ impl Sender {
                     *wake = (*wake).min(at);
                     continue;
                 }
+                let leader = meta
+                    .and_then(|m| m.partitions.get(&(p as i32)))
+                    .and_then(|pm| pm.leader)
+                    .filter(|id| metadata.brokers.contains_key(id));
+                if let Some(leader) = leader {
+                    // Ready whether or not the limits below let it go now.
+                    self.availability.ready(leader, now);
+                }
                 if self.idempotent && !q.may_send_front(partition_max) {
                     continue;
                 }
@@ -154,10 +166,6 @@ impl Sender {
                         continue;
                     }
                 }
-                let leader = meta
-                    .and_then(|m| m.partitions.get(&(p as i32)))
-                    .and_then(|pm| pm.leader)
-                    .filter(|id| metadata.brokers.contains_key(id));
                 let Some(leader) = leader else {
                     need_refresh = true;
                     continue;
@@ -232,6 +240,7 @@ impl Sender {
         batches: Vec<Sent>,
         metadata: &rkafka_client_core::metadata::ClusterMetadata,
     ) {
+        self.availability.drained(broker, Instant::now());
         let mut topics: Vec<TopicProduceData> = Vec::new();
         for s in &batches {
             let data = PartitionProduceData::default()

@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::time::Instant;
 
 use crate::accumulator::TopicHasher;
+use crate::availability::Availability;
 use crate::batch::{Batch, BatchSettings};
 use crate::config::ProducerConfig;
 use crate::error::ProducerError;
@@ -121,6 +122,8 @@ pub(crate) struct Sender {
     /// Records accepted and not yet completed.
     pub(crate) outstanding: usize,
     pub(crate) metadata: Arc<ClusterMetadata>,
+    /// `partitioner.availability.timeout.ms` bookkeeping.
+    pub(crate) availability: Availability,
 }
 
 impl Sender {
@@ -131,6 +134,7 @@ impl Sender {
         memory: Arc<Semaphore>,
         producer: Option<(i64, i16)>,
         gate: Arc<crate::txn::SendGate>,
+        availability: Availability,
     ) -> Self {
         let settings = BatchSettings::of(&cfg);
         let txn = cfg
@@ -162,6 +166,7 @@ impl Sender {
             close_deadline: None,
             outstanding: 0,
             metadata,
+            availability,
         }
     }
 
