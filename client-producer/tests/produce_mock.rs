@@ -11,7 +11,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{config, control, fetch_all, mock, reader};
+use common::{config, control, fetch_all, mock, reader, warm_up};
 use rkafka_client_core::{CoordinatorKind, Target};
 use rkafka_client_producer::partitioner::key_partition;
 use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
@@ -367,12 +367,7 @@ async fn a_batch_refused_as_too_large_is_split_and_every_record_delivered() {
         cfg.linger = Duration::from_millis(200);
         let producer = Producer::connect(cfg).await.unwrap();
         // Metadata and connection first, so the 64 records share one batch.
-        producer
-            .send(ProducerRecord::new("split", "warm"))
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        warm_up(&producer, "split").await;
         control(&mock, "errors 0 MESSAGE_TOO_LARGE MESSAGE_TOO_LARGE").await;
         let mut ds = Vec::new();
         for i in 0..64 {
@@ -419,12 +414,7 @@ async fn a_batch_split_with_later_batches_in_flight_keeps_the_order() {
         producer.init_transactions().await.unwrap();
         producer.begin_transaction().await.unwrap();
         // The partition joins the transaction before the burst.
-        producer
-            .send(ProducerRecord::new("split5", "warm"))
-            .await
-            .unwrap()
-            .await
-            .unwrap();
+        warm_up(&producer, "split5").await;
         control(&mock, "errors 0 MESSAGE_TOO_LARGE").await;
         let mut ds = Vec::with_capacity(N);
         for i in 0..N {

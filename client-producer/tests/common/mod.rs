@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rkafka_client_core::{Client, ClientConfig};
-use rkafka_client_producer::ProducerConfig;
+use rkafka_client_producer::{Producer, ProducerConfig, ProducerRecord};
 use rkafka_tests::{MockCluster, MockConfig};
 
 /// Starts a mock cluster (shared with tasks that drive it).
@@ -23,6 +23,17 @@ pub async fn control(mock: &Arc<MockCluster>, command: &str) {
         .await
         .expect("the control thread")
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Sends one record to `topic` and waits for it: metadata, the connection
+/// (and, in a transaction, the partition's place in it) are then settled.
+pub async fn warm_up(producer: &Producer, topic: &str) {
+    producer
+        .send(ProducerRecord::new(topic.to_owned(), "warm"))
+        .await
+        .expect("accepted")
+        .await
+        .expect("delivered");
 }
 
 /// A producer config with short timeouts suited to a local mock.
