@@ -22,6 +22,46 @@
 //! Only magic 2 is read: v0/v1 message sets give
 //! [`RecordsError::UnsupportedMagic`]. Brokers since 0.11 store v2, and only
 //! send older formats to clients fetching with versions below 4.
+//!
+//! # Example: write a batch, read a fetch response's records
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use rkafka_protocol::records::{Compression, FetchBatches, NewRecord, RecordBatchBuilder};
+//!
+//! let mut builder = RecordBatchBuilder::new().base_offset(100).compression(Compression::Zstd);
+//! for i in 0..3u8 {
+//!     let value = [b'v', b'0' + i];
+//!     builder
+//!         .push(&NewRecord {
+//!             timestamp: 1_700_000_000_000 + i64::from(i),
+//!             key: None,
+//!             value: Some(&value),
+//!             headers: &[],
+//!         })
+//!         .unwrap();
+//! }
+//! let batch = builder.finish().unwrap();
+//!
+//! // A fetch response's `records` field: two batches and the start of a
+//! // third that the broker cut off at the size limit.
+//! let mut records = BytesMut::new();
+//! records.extend_from_slice(&batch);
+//! records.extend_from_slice(&batch);
+//! records.extend_from_slice(&batch[..20]);
+//! let mut batches = FetchBatches::new(records.freeze());
+//! let mut values = Vec::new();
+//! for batch in batches.by_ref() {
+//!     for record in batch.unwrap().records() {
+//!         let record = record.unwrap();
+//!         values.push((record.offset(), Bytes::copy_from_slice(record.value().unwrap())));
+//!     }
+//! }
+//! assert_eq!(values.len(), 6);
+//! assert_eq!(values[0], (100, Bytes::from_static(b"v0")));
+//! // The cut-off batch is reported, not an error: fetch again from its offset.
+//! assert_eq!(batches.incomplete().unwrap().available, 20);
+//! ```
 
 mod batch;
 mod builder;
