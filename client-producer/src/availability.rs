@@ -25,9 +25,21 @@ pub(crate) type Unavailable = watch::Receiver<Arc<[i32]>>;
 #[derive(Debug)]
 pub(crate) struct Availability {
     timeout: Duration,
-    ready: HashMap<i32, Instant>,
-    drained: HashMap<i32, Instant>,
+    brokers: HashMap<i32, Seen>,
     tx: watch::Sender<Arc<[i32]>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    ready: Instant,
+    drained: Instant,
+}
+
+impl Seen {
+    /// Whether a batch has waited for the broker since its last request.
+    fn waiting(&self) -> bool {
+        self.ready > self.drained
+    }
 }
 
 impl Availability {
@@ -36,8 +48,7 @@ impl Availability {
         let (tx, rx) = watch::channel(Arc::from([]));
         let this = Self {
             timeout,
-            ready: HashMap::new(),
-            drained: HashMap::new(),
+            brokers: HashMap::new(),
             tx,
         };
         (this, rx)
@@ -45,19 +56,29 @@ impl Availability {
 
     /// `broker` leads a partition whose next batch could go now.
     pub(crate) fn ready(&mut self, broker: i32, now: Instant) {
-        if self.timeout.is_zero() {
-            return;
+        if !self.timeout.is_zero() {
+            // A broker seen for the first time counts from now.
+            self.brokers
+                .entry(broker)
+                .or_insert(Seen {
+                    ready: now,
+                    drained: now,
+                })
+                .ready = now;
         }
-        self.ready.insert(broker, now);
-        // A broker seen for the first time counts from now.
-        self.drained.entry(broker).or_insert(now);
     }
 
     /// A request went to `broker`.
     pub(crate) fn drained(&mut self, broker: i32, now: Instant) {
-        if !self.timeout.is_zero() {
-            self.drained.insert(broker, now);
+        if let Some(seen) = self.brokers.get_mut(&broker) {
+            seen.drained = now;
         }
+    }
+
+    /// Whether `seen` is past the timeout: a batch ready that long after
+    /// the broker's last request.
+    fn stalled(&self, seen: &Seen) -> bool {
+        seen.ready.saturating_duration_since(seen.drained) > self.timeout
     }
 
     /// When a broker with a batch waiting since its last request would
@@ -65,33 +86,23 @@ impl Availability {
     /// again at that moment, so the handles learn of it without waiting for
     /// the next batch.
     pub(crate) fn wake_at(&self, now: Instant) -> Option<Instant> {
-        if self.timeout.is_zero() {
-            return None;
-        }
-        self.ready
-            .iter()
-            .filter_map(|(b, ready)| {
-                let drained = *self.drained.get(b)?;
-                let at = drained + self.timeout + Duration::from_millis(1);
-                (*ready > drained && at > now).then_some(at)
-            })
+        self.brokers
+            .values()
+            .filter(|seen| seen.waiting())
+            .map(|seen| seen.drained + self.timeout + Duration::from_millis(1))
+            .filter(|at| *at > now)
             .min()
     }
 
-    /// Publishes the brokers that had a batch ready for longer than the
-    /// timeout since their last request, when that set changed.
+    /// Publishes the brokers past the timeout, when that set changed.
     pub(crate) fn publish(&mut self) {
         if self.timeout.is_zero() {
             return;
         }
         let mut out: Vec<i32> = self
-            .ready
+            .brokers
             .iter()
-            .filter(|(b, ready)| {
-                self.drained
-                    .get(b)
-                    .is_some_and(|d| ready.saturating_duration_since(*d) > self.timeout)
-            })
+            .filter(|(_, seen)| self.stalled(seen))
             .map(|(b, _)| *b)
             .collect();
         out.sort_unstable();
@@ -144,6 +155,6 @@ mod tests {
         a.ready(1, t0 + Duration::from_secs(60));
         a.publish();
         assert!(rx.borrow().is_empty());
-        assert!(a.ready.is_empty() && a.drained.is_empty());
+        assert!(a.brokers.is_empty());
     }
 }

@@ -229,6 +229,7 @@ impl Sender {
         }
         let sent = !requests.is_empty();
         for (broker, (_, batches)) in requests {
+            self.availability.drained(broker, now);
             self.send_request(broker, batches, &metadata);
         }
         sent
@@ -240,7 +241,6 @@ impl Sender {
         batches: Vec<Sent>,
         metadata: &rkafka_client_core::metadata::ClusterMetadata,
     ) {
-        self.availability.drained(broker, Instant::now());
         let mut topics: Vec<TopicProduceData> = Vec::new();
         for s in &batches {
             let data = PartitionProduceData::default()
