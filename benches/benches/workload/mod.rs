@@ -56,3 +56,13 @@ pub fn decode_theirs(bytes: &Bytes) -> usize {
     }
     set.records.len()
 }
+
+/// Where a batch's CRC32C coverage starts: its attributes field.
+pub const CRC_START: usize = 21;
+
+/// The decode floor: copy the batch once and checksum it, as any decoder
+/// must, with the CRC32C rkafka's decoder uses (crc-fast's folding).
+pub fn floor(copy: &mut [u8], bytes: &[u8]) -> u32 {
+    copy.copy_from_slice(black_box(bytes));
+    crc_fast::crc32_iscsi(&copy[CRC_START..])
+}
