@@ -11,7 +11,7 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{config, control, fetch_all, mock, reader, warm_up};
+use common::{config, control, fetch_all, in_transaction, mock, reader, warm_up};
 use rkafka_client_core::{CoordinatorKind, Target};
 use rkafka_client_producer::partitioner::key_partition;
 use rkafka_client_producer::{Acks, Producer, ProducerError, ProducerRecord};
@@ -406,13 +406,8 @@ async fn a_batch_split_with_later_batches_in_flight_keeps_the_order() {
     const N: usize = 3_000;
     let mock = mock(MockConfig::brokers(1).topic("split5", 1, 1));
     tokio::time::timeout(LIMIT, async {
-        let mut cfg = config(mock.bootstrap());
-        cfg.transactional_id = Some("split5-txn".into());
         // About 60 records a batch, so the burst below keeps five in flight.
-        cfg.batch_size = 1024;
-        let producer = Producer::connect(cfg).await.unwrap();
-        producer.init_transactions().await.unwrap();
-        producer.begin_transaction().await.unwrap();
+        let producer = in_transaction(mock.bootstrap(), "split5-txn", 1024).await;
         // The partition joins the transaction before the burst.
         warm_up(&producer, "split5").await;
         control(&mock, "errors 0 MESSAGE_TOO_LARGE").await;

@@ -311,14 +311,9 @@ async fn after_a_batch_fails_in_a_transaction_the_abort_resets_sequences() {
     rkafka_tests::skip_if_external!("injects a Produce error on a fresh mock topic");
     let mock = mock(MockConfig::brokers(1).topic("gap", 1, 1));
     tokio::time::timeout(LIMIT, async {
-        let mut cfg = config(mock.bootstrap());
-        cfg.transactional_id = Some("txn-gap".into());
         // Two records a batch: batches pipeline behind the one that fails,
         // and are refused out of sequence after it.
-        cfg.batch_size = 250;
-        let p = Producer::connect(cfg).await.unwrap();
-        p.init_transactions().await.unwrap();
-        p.begin_transaction().await.unwrap();
+        let p = common::in_transaction(mock.bootstrap(), "txn-gap", 250).await;
         // INVALID_RECORD (87), not retriable.
         common::control(&mock, "errors 0 87").await;
         let mut ds = Vec::new();

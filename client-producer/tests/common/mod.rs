@@ -36,6 +36,18 @@ pub async fn warm_up(producer: &Producer, topic: &str) {
         .expect("delivered");
 }
 
+/// A transactional producer with `batch_size`, initialised and in a
+/// transaction.
+pub async fn in_transaction(bootstrap: &str, id: &str, batch_size: usize) -> Producer {
+    let mut cfg = config(bootstrap);
+    cfg.transactional_id = Some(id.to_owned());
+    cfg.batch_size = batch_size;
+    let producer = Producer::connect(cfg).await.unwrap();
+    producer.init_transactions().await.unwrap();
+    producer.begin_transaction().await.unwrap();
+    producer
+}
+
 /// A producer config with short timeouts suited to a local mock.
 pub fn config(bootstrap: &str) -> ProducerConfig {
     let connection = rkafka_client_core::config::ConnectionConfig::builder()
